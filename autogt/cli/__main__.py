@@ -1,0 +1,5 @@
+import sys
+
+from autogt.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""autogt.testing."""
