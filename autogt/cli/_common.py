@@ -81,7 +81,7 @@ def print_table(rows: list[dict[str, Any]], file: Any = None) -> None:
     cells = [[fmt(r.get(c)) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     out = file or sys.stdout
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)), file=out)
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)), file=out)
     print("  ".join("-" * w for w in widths), file=out)
     for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)), file=out)
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)), file=out)

@@ -1,0 +1,277 @@
+"""The pieces of the training loop: seeding, batching, one epoch, prediction, latency.
+
+Graph-level tasks are trained in mini-batches of ``spec.batch_size`` graphs from
+``autogt.data.loader.graph_loader``; node-level tasks full-batch on their single graph, with the
+loss and metrics restricted to the split's node indices. Both are hidden behind a *feeder* with the
+same three methods, so :mod:`autogt.train.evaluate` has one loop for both.
+
+Example:
+    >>> seed_everything(0)
+    >>> resolve_device("cpu")
+    device(type='cpu')
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from autogt.models.spec import ArchSpec
+from autogt.train.metrics import LossFn, TargetScaler
+
+__all__ = [
+    "seed_everything",
+    "resolve_device",
+    "attach_pe",
+    "make_optimizer",
+    "make_feeder",
+    "GraphFeeder",
+    "NodeFeeder",
+    "train_epoch",
+    "predict",
+    "measure_latency",
+    "NonFiniteLoss",
+    "TimeUp",
+]
+
+
+class NonFiniteLoss(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+class TimeUp(Exception):
+    """The wall-clock budget ran out in the middle of an epoch."""
+
+
+def seed_everything(seed: int) -> None:
+    """Seed ``random``, NumPy and torch (CPU and every CUDA device)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"cpu"``, ``"cuda"``, ``"cuda:1"``... as a ``torch.device``; a missing CUDA raises ValueError."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r}: CUDA is not available on this machine")
+    return dev
+
+
+def attach_pe(task: Any, spec: ArchSpec) -> Any:
+    """Make sure every graph carries the positional encoding ``spec`` asks for (``pe_rw``/``pe_lap``).
+
+    Graphs that already hold it at the right width are left alone, so repeated evaluations of specs
+    with the same encoding compute it once. Returns the task (``add_pe`` may return a new one).
+    """
+    if spec.pe == "none":
+        return task
+    attr = f"pe_{spec.pe}"
+
+    def has(g: Any) -> bool:
+        value = getattr(g, attr, None)
+        return isinstance(value, torch.Tensor) and value.dim() == 2 and value.shape[-1] == spec.pe_dim
+
+    if all(has(g) for g in task.graphs):
+        return task
+    from autogt.data.pe import add_pe
+
+    out = add_pe(task, spec.pe, spec.pe_dim)
+    return out if out is not None else task
+
+
+def make_optimizer(spec: ArchSpec, params: Any) -> torch.optim.Optimizer:
+    """The optimizer a spec names: ``adam``, ``adamw`` or ``sgd`` (momentum 0.9), with its lr and weight decay."""
+    if spec.optimizer == "adam":
+        return torch.optim.Adam(params, lr=spec.lr, weight_decay=spec.weight_decay)
+    if spec.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
+    if spec.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=spec.lr, weight_decay=spec.weight_decay, momentum=0.9)
+    raise ValueError(f"optimizer: {spec.optimizer!r} is not allowed; choose one of adam, adamw, sgd")
+
+
+# ----------------------------------------------------------------------------- feeders
+Step = tuple[Any, "torch.Tensor | None"]  # (batch on device, node index or None)
+
+
+class GraphFeeder:
+    """Mini-batches of whole graphs for graph-level tasks.
+
+    The training order of epoch ``e`` depends only on ``(seed, e)``: each epoch gets a fresh
+    ``graph_loader`` seeded from both, so runs are reproducible and every epoch is reshuffled.
+    Every training graph is used every epoch (no ``drop_last``).
+    """
+
+    level = "graph"
+
+    def __init__(self, task: Any, batch_size: int, seed: int, device: torch.device) -> None:
+        self.graphs = task.graphs
+        self.split = task.split
+        self.batch_size = batch_size
+        self.seed = seed
+        self.device = device
+
+    def _loader(self, index: Any, *, shuffle: bool, seed: int) -> Any:
+        from autogt.data.loader import graph_loader
+
+        return graph_loader(self.graphs, index, self.batch_size, shuffle=shuffle, seed=seed)
+
+    def train(self, epoch: int) -> Iterator[Step]:
+        seed = (self.seed * 1_000_003 + epoch) % 2**31
+        for batch in self._loader(self.split["train"], shuffle=True, seed=seed):
+            yield batch.to(self.device), None
+
+    def eval(self, split: str) -> Iterator[Step]:
+        for batch in self._loader(self.split[split], shuffle=False, seed=0):
+            yield batch.to(self.device), None
+
+    def train_targets(self) -> torch.Tensor:
+        ys = [self.graphs[int(i)].y for i in self.split["train"]]
+        return torch.cat([y.reshape(1, -1) for y in ys], 0)
+
+    def latency_batch(self) -> Any:
+        """The first ``batch_size`` graphs of the test split (topped up from valid/train if it is smaller)."""
+        from torch_geometric.data import Batch
+
+        order = [int(i) for key in ("test", "valid", "train") for i in self.split[key]]
+        return Batch.from_data_list([self.graphs[i] for i in order[: self.batch_size]]).to(self.device)
+
+
+class NodeFeeder:
+    """Full-batch training on the single graph of a node-level task, masked by split indices."""
+
+    level = "node"
+
+    def __init__(self, task: Any, device: torch.device) -> None:
+        from torch_geometric.data import Batch
+
+        self.data = Batch.from_data_list([task.graphs[0]]).to(device)
+        self.index = {k: torch.as_tensor(v, dtype=torch.long).to(device) for k, v in task.split.items()}
+
+    def train(self, epoch: int) -> Iterator[Step]:
+        yield self.data, self.index["train"]
+
+    def eval(self, split: str) -> Iterator[Step]:
+        yield self.data, self.index[split]
+
+    def train_targets(self) -> torch.Tensor:
+        return self.data.y[self.index["train"]].cpu()
+
+    def latency_batch(self) -> Any:
+        return self.data
+
+
+def make_feeder(task: Any, spec: ArchSpec, seed: int, device: torch.device) -> GraphFeeder | NodeFeeder:
+    """The feeder for ``task.level``."""
+    if task.level == "node":
+        return NodeFeeder(task, device)
+    return GraphFeeder(task, spec.batch_size, seed, device)
+
+
+# ----------------------------------------------------------------------------- steps
+def _targets(batch: Any, index: torch.Tensor | None) -> torch.Tensor:
+    y = batch.y
+    return y[index] if index is not None else y
+
+
+def train_epoch(
+    model: nn.Module,
+    steps: Iterator[Step],
+    optimizer: torch.optim.Optimizer,
+    loss: LossFn,
+    *,
+    scaler: TargetScaler | None = None,
+    deadline: float = math.inf,
+) -> float:
+    """One pass over ``steps``; returns the mean training loss.
+
+    Non-finite losses are detected once per epoch (no per-step device sync) and raise
+    :class:`NonFiniteLoss`; passing ``deadline`` (a ``time.perf_counter()`` value) raises
+    :class:`TimeUp` after the step that crosses it.
+    """
+    model.train()
+    total: torch.Tensor | None = None
+    count = 0
+    for batch, index in steps:
+        optimizer.zero_grad(set_to_none=True)
+        out = model(batch)
+        if index is not None:
+            out = out[index]
+        y = _targets(batch, index)
+        if scaler is not None:
+            y = scaler.transform(y)
+        value = loss(out, y)
+        value.backward()
+        optimizer.step()
+        total = value.detach() if total is None else total + value.detach()
+        count += 1
+        if time.perf_counter() > deadline:
+            _check_finite(total)
+            raise TimeUp
+    if total is None:
+        return math.nan
+    _check_finite(total)
+    return float(total) / count
+
+
+def _check_finite(total: torch.Tensor | None) -> None:
+    if total is not None and not bool(torch.isfinite(total)):
+        raise NonFiniteLoss("non-finite training loss")
+
+
+@torch.no_grad()
+def predict(model: nn.Module, steps: Iterator[Step], *, scaler: TargetScaler | None = None) -> tuple[Any, Any]:
+    """Labels and predictions (in target units) over ``steps``, concatenated, as CPU tensors."""
+    model.eval()
+    ys: list[torch.Tensor] = []
+    preds: list[torch.Tensor] = []
+    for batch, index in steps:
+        out = model(batch)
+        if index is not None:
+            out = out[index]
+        if scaler is not None:
+            out = scaler.inverse(out)
+        ys.append(_targets(batch, index).detach().cpu())
+        preds.append(out.detach().float().cpu())
+    if not ys:
+        return torch.empty(0), torch.empty(0)
+    return torch.cat(ys, 0), torch.cat(preds, 0)
+
+
+@torch.no_grad()
+def measure_latency(
+    model: nn.Module, batch: Any, repeats: int, *, warmup: int = 3, clock: Callable[[], float] = time.perf_counter
+) -> float | None:
+    """Median inference latency of ``model(batch)`` in milliseconds (``None`` when ``repeats`` is 0).
+
+    Runs ``warmup`` untimed forwards first; on CUDA each timed forward is bracketed by
+    ``torch.cuda.synchronize``.
+    """
+    if repeats <= 0:
+        return None
+    model.eval()
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    cuda = device.type == "cuda"
+    for _ in range(warmup):
+        model(batch)
+    times = []
+    for _ in range(repeats):
+        if cuda:
+            torch.cuda.synchronize(device)
+        start = clock()
+        model(batch)
+        if cuda:
+            torch.cuda.synchronize(device)
+        times.append((clock() - start) * 1000.0)
+    return float(statistics.median(times))
