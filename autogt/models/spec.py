@@ -34,6 +34,7 @@ POOLINGS = ("mean", "sum", "max", "attention")
 COMBINES = ("last", "concat", "sum", "mean")
 ACTS = ("relu", "gelu", "elu", "prelu", "tanh", "sigmoid", "identity")
 OPTIMIZERS = ("adam", "adamw", "sgd")
+OUTPUTS = ("head", "layer")
 
 
 class SpecError(ValueError):
@@ -137,6 +138,9 @@ class ArchSpec:
         in_dropout: dropout on the encoded input; ``head_dropout`` before each head layer.
         lr, weight_decay, optimizer, batch_size: training hyper-parameters (part of the design).
         elastic: nested FFN granularities as fractions of each layer's FFN width (MatFormer), empty if dense.
+        output: ``head`` (the ``post_layers`` head MLP makes the prediction) or ``layer`` (the last layer
+            itself is ``num_outputs`` wide and is the prediction, as in Kipf & Welling's GCN; needs
+            ``combine="last"`` and ``post_layers=1``, and adds no head parameters).
     """
 
     hidden: int = 64
@@ -158,6 +162,7 @@ class ArchSpec:
     optimizer: str = "adam"
     batch_size: int = 64
     elastic: tuple[float, ...] = ()
+    output: str = "head"
 
     def __post_init__(self) -> None:
         layers = tuple(layer if isinstance(layer, LayerSpec) else LayerSpec(**layer) for layer in self.layers)
@@ -179,6 +184,9 @@ class ArchSpec:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.post_layers < 1:
             raise SpecError(f"post_layers: must be >= 1, got {self.post_layers}")
+        _check_choice("output", self.output, OUTPUTS)
+        if self.output == "layer" and (self.combine != "last" or self.post_layers != 1):
+            raise SpecError("output: 'layer' needs combine='last' and post_layers=1 (the last layer is the output)")
         if self.pre_layers < 0:
             raise SpecError(f"pre_layers: must be >= 0, got {self.pre_layers}")
         if self.lr <= 0:
