@@ -39,6 +39,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None,
                    help="checkpoint folder (default: runs/train-<data>-<spechash>); holds model.safetensors")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default: cpu)")
+    p.add_argument("--elastic", nargs="?", const="default", default=None, metavar="FRACTIONS",
+                   help="train nested FFNs (MatFormer); optional granularities, e.g. 0.125,0.25,0.5,1 (the default; "
+                        "a spec with 'elastic' set is always trained elastic)")
+    p.add_argument("--elastic-mode", choices=("sampled", "joint"), default=None,
+                   help="elastic loss (implies --elastic): one sampled granularity per step, or the sum over all "
+                        "(default: sampled)")
+    p.add_argument("--elastic-probs", default=None, metavar="P1,P2,...",
+                   help="sampled: probability of each granularity; joint: weight of each loss (default: equal)")
     add_json_arg(p)
     return p
 
@@ -71,6 +79,29 @@ def _check_buildable(spec: Any, task: Any) -> None:
         raise CLIError(f"spec {spec.hash()} cannot be built for {task.name}: {exc}") from exc
 
 
+def _floats(text: str, flag: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise CLIError(f"{flag}: expected comma-separated numbers, got {text!r}") from exc
+
+
+def _elastic(spec: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The elastic spec and training step for ``--elastic`` (see :mod:`autogt.elastic`)."""
+    from autogt.elastic import ElasticError, ElasticStep, elastic_spec
+
+    fracs = None if args.elastic in (None, "default") else _floats(args.elastic, "--elastic")
+    probs = _floats(args.elastic_probs, "--elastic-probs") if args.elastic_probs else None
+    try:
+        spec = elastic_spec(spec, fracs)
+        if probs is not None and len(probs) != len(spec.elastic):
+            raise ElasticError(f"--elastic-probs: {len(probs)} values for {len(spec.elastic)} granularities "
+                               f"({', '.join(f'{f:g}' for f in spec.elastic)})")
+        return spec, ElasticStep(args.elastic_mode or "sampled", probs, args.seed)
+    except ElasticError as exc:
+        raise CLIError(str(exc)) from exc
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -83,15 +114,20 @@ def run(args: argparse.Namespace) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise CLIError("--device cuda: CUDA is not available on this machine")
     spec = _load_spec(args.spec)
+    step_loss = None
+    if spec.elastic or args.elastic is not None or args.elastic_mode is not None or args.elastic_probs is not None:
+        spec, step_loss = _elastic(spec, args)
     task = task_from_args(args, seed=args.seed)
     _check_buildable(spec, task)
     out = Path(args.out) if args.out else Path("runs") / f"train-{_data_name(args.data)}-{spec.hash()}"
 
     result = evaluate(spec, task, Budget(epochs=args.epochs, patience=args.patience), seed=args.seed,
-                      device=args.device, out_dir=out, progress=not args.json)
+                      device=args.device, out_dir=out, progress=not args.json, step_loss=step_loss)
     summary = {k: getattr(result, k) for k in JSON_KEYS}
     summary.update(reason=result.reason, train_time_s=round(result.train_time_s, 3), seed=result.seed,
                    spec_hash=result.spec_hash, task=result.task)
+    if step_loss is not None:
+        summary.update(elastic=list(spec.elastic), elastic_mode=step_loss.mode)
     if args.json:
         emit_json(summary)
     else:
