@@ -1,0 +1,52 @@
+"""In-process checks of the worker helpers (no server, no subprocesses)."""
+
+from __future__ import annotations
+
+import datetime
+
+import optuna
+import pytest
+import sqlalchemy
+from optuna.trial import TrialState
+
+from autogt.controllers.search import OWNER, RETRY_OF
+from autogt.distributed import is_transient, release_orphans, release_own_trials, resolve_storage
+
+
+def test_resolve_storage_forms(tmp_path):
+    journal = resolve_storage(f"journal:{tmp_path / 'a' / 's.log'}")
+    assert isinstance(journal, optuna.storages.JournalStorage)
+    assert isinstance(resolve_storage(str(tmp_path / "s.log")), optuna.storages.JournalStorage)
+    assert resolve_storage("sqlite:///x.db") == "sqlite:///x.db"
+    assert resolve_storage("postgresql://u@h/db").startswith("postgresql")
+
+
+def test_is_transient_follows_the_cause_chain():
+    op = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    wrapped = optuna.exceptions.StorageInternalError("commit failed")
+    wrapped.__cause__ = op
+    assert is_transient(op) and is_transient(wrapped) and is_transient(ConnectionRefusedError())
+    assert not is_transient(ValueError("bad spec")) and not is_transient(KeyError("no study"))
+
+
+@pytest.mark.parametrize("which", ["own", "orphan"])
+def test_interrupted_trials_are_failed_and_requeued(which):
+    study = optuna.create_study()
+    t = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    if which == "own":
+        from autogt.controllers.search import _owner
+
+        t.set_user_attr(OWNER, _owner())
+        assert release_orphans(study, 0.0) == []  # has an owner: not an orphan
+        got = release_own_trials(study)
+    else:
+        assert release_orphans(study, 3600.0) == []  # too young
+        assert release_own_trials(study) == []  # not ours
+        start = study.trials[0].datetime_start
+        assert start is not None and datetime.datetime.now() - start < datetime.timedelta(seconds=60)
+        got = release_orphans(study, 0.0)
+    trials = study.get_trials(deepcopy=False)
+    assert got == [t.number]
+    assert trials[0].state == TrialState.FAIL
+    assert trials[1].state == TrialState.WAITING and trials[1].user_attrs[RETRY_OF] == t.number
+    assert trials[1].system_attrs["fixed_params"] == trials[0].params  # enqueued: asked next with these
