@@ -22,6 +22,7 @@ from autogt.data._splits import random_node_split, random_split, scaffold_split
 from autogt.data._warn import DataWarning
 from autogt.data.loader import BatchSamplerFactory, GraphLoader, graph_loader
 from autogt.data.pe import add_pe, compute_pe
+from autogt.data.sampler import SizeAwareBatches, size_aware, size_aware_batches
 from autogt.data.task import Task, TaskError
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "DataWarning",
     "FEATURIZER_VERSION",
     "GraphLoader",
+    "SizeAwareBatches",
     "Task",
     "TaskError",
     "UnknownDatasetError",
@@ -47,5 +49,7 @@ __all__ = [
     "random_node_split",
     "random_split",
     "scaffold_split",
+    "size_aware",
+    "size_aware_batches",
     "smiles_to_graph",
 ]

@@ -11,8 +11,12 @@ op's ``num_params`` metadata (ops without it are instantiated once on the meta d
   embedding look-ups cost one add per output value and column;
 - message passing: each op's ``flops`` metadata, roughly ``edges x width`` per aggregation plus its
   linears (ops without metadata: ``2 n in out + 2 e out``);
-- attention: ``q k v o`` projections plus ``4 x nodes_sq_mean x heads x head_dim`` for ``QK^T`` and
-  ``AV`` (so it grows with ``n^2`` per graph); the performer is linear in ``n``;
+- attention: ``q k v o`` projections plus ``4 x attn_sq_mean x heads x head_dim`` for ``QK^T`` and
+  ``AV`` (so it grows with ``n^2`` per graph); the performer is linear in ``n``. ``attn_sq_mean`` is
+  what the attention really computes per graph, padding included: for a batch,
+  ``autogt.models.attention.attention_cost(ptr)["attn_sq_mean"]`` (blocks of similar sizes, about
+  1.05-1.2 x ``nodes_sq_mean`` on molecules; ``max(n)^2`` for one padded block); when the stats do not
+  give it, ``nodes_sq_mean`` (the ideal, padding-free count) is used;
 - readout and virtual node sums: one add per value; the head runs once per graph (graph level) or
   per node (node level).
 
@@ -162,8 +166,9 @@ def count_flops(spec: ArchSpec, stats: Any, *, batch: int = 1, task: Any = None)
     Args:
         spec: the architecture.
         stats: a dict with ``nodes_mean``, ``edges_mean`` and ``nodes_sq_mean`` (mean over graphs of
-            ``n_i^2``; defaults to ``nodes_mean^2``), or a ``Task`` / ``Task.describe()`` dict whose
-            ``meta`` holds them.
+            ``n_i^2``; defaults to ``nodes_mean^2``), optionally ``attn_sq_mean`` (attention cells
+            really computed per graph, see the module doc; defaults to ``nodes_sq_mean``), or a
+            ``Task`` / ``Task.describe()`` dict whose ``meta`` holds them.
         batch: number of graphs (the result scales linearly).
         task: task dimensions when ``stats`` is a plain dict (otherwise taken from ``stats`` keys
             ``level``, ``num_outputs``, ``node_dim``, ``edge_dim``, defaulting to a graph-level task
@@ -173,6 +178,7 @@ def count_flops(spec: ArchSpec, stats: Any, *, batch: int = 1, task: Any = None)
     n = float(meta.get("nodes_mean", 0.0))
     e = float(meta.get("edges_mean", 0.0))
     nsq = float(meta.get("nodes_sq_mean", n * n))
+    nsq = float(meta.get("attn_sq_mean", nsq))  # cells attention really computes (padding included)
     plan = make_plan(spec, task if task is not None else _default_task(spec, meta))
     info = plan.info
     total = 0.0

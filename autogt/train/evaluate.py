@@ -45,6 +45,7 @@ from autogt.models.spec import ArchSpec
 from autogt.train.checkpoint import save_checkpoint
 from autogt.train.loop import (
     NonFiniteLoss,
+    StepLoss,
     TimeUp,
     attach_pe,
     make_feeder,
@@ -113,6 +114,7 @@ def train(
     progress: bool = False,
     model: nn.Module | None = None,
     standardize: bool = True,
+    step_loss: StepLoss | None = None,
 ) -> tuple[nn.Module | None, EvalResult]:
     """Train ``spec`` on ``task``; return the model (best-validation weights, eval mode) and its result.
 
@@ -128,6 +130,8 @@ def train(
         model: train this module instead of building one from ``spec`` (e.g. fine-tuning pruned
             weights); ``spec`` still gives the optimizer, batch size and positional encoding.
         standardize: standardise regression targets with training-split mean/std.
+        step_loss: replaces the loss of each training step, ``step_loss(model, batch, index, y, loss)``
+            (e.g. ``autogt.elastic.ElasticStep("joint")`` for elastic training).
 
     Returns:
         ``(model, result)``; ``model`` is ``None`` only when it could not be built (status ``failed``).
@@ -162,7 +166,7 @@ def train(
         run.task = attach_pe(task, spec)
         if model is None:
             model = build_model(spec, run.task)
-        _train(run, spec, run.task, budget, seed, dev, callback, progress, model, standardize)
+        _train(run, spec, run.task, budget, seed, dev, callback, progress, model, standardize, step_loss)
     except KeyboardInterrupt:
         raise
     except NonFiniteLoss:
@@ -190,6 +194,7 @@ def evaluate(
     progress: bool = False,
     model: nn.Module | None = None,
     standardize: bool = True,
+    step_loss: StepLoss | None = None,
 ) -> EvalResult:
     """Train and score ``spec`` on ``task``; see :func:`train` for the arguments.
 
@@ -200,7 +205,7 @@ def evaluate(
         ('ok', 0.815)
     """
     return train(spec, task, budget, seed=seed, device=device, callback=callback, out_dir=out_dir,
-                 progress=progress, model=model, standardize=standardize)[1]
+                 progress=progress, model=model, standardize=standardize, step_loss=step_loss)[1]
 
 
 def _fail(run: _Run, reason: str) -> None:
@@ -221,6 +226,7 @@ def _train(
     progress: bool,
     model: nn.Module,
     standardize: bool,
+    step_loss: StepLoss | None = None,
 ) -> None:
     res = run.result
     run.model = model = model.to(dev)
@@ -251,7 +257,7 @@ def _train(
             t_epoch = time.perf_counter()
             try:
                 train_loss = train_epoch(model, feeder.train(epoch), optimizer, loss, scaler=run.scaler,
-                                         deadline=deadline)
+                                         deadline=deadline, step_loss=step_loss)
             except TimeUp:
                 timed_out = True
             train_only += time.perf_counter() - t_epoch

@@ -1,9 +1,11 @@
 """The pieces of the training loop: seeding, batching, one epoch, prediction, latency.
 
 Graph-level tasks are trained in mini-batches of ``spec.batch_size`` graphs from
-``autogt.data.loader.graph_loader``; node-level tasks full-batch on their single graph, with the
-loss and metrics restricted to the split's node indices. Both are hidden behind a *feeder* with the
-same three methods, so :mod:`autogt.train.evaluate` has one loop for both.
+``autogt.data.loader.graph_loader``; when the spec has global attention, by default grouped by graph
+size (:class:`~autogt.data.sampler.SizeAwareBatches`: less attention padding, same graphs per epoch;
+``make_feeder(..., batch_sampler="random")`` turns it off); node-level tasks full-batch on their
+single graph, with the loss and metrics restricted to the split's node indices. Both are hidden
+behind a *feeder* with the same three methods, so :mod:`autogt.train.evaluate` has one loop for both.
 
 Example:
     >>> seed_everything(0)
@@ -40,6 +42,7 @@ __all__ = [
     "measure_latency",
     "NonFiniteLoss",
     "TimeUp",
+    "StepLoss",
 ]
 
 
@@ -103,6 +106,10 @@ def make_optimizer(spec: ArchSpec, params: Any) -> torch.optim.Optimizer:
 
 # ----------------------------------------------------------------------------- feeders
 Step = tuple[Any, "torch.Tensor | None"]  # (batch on device, node index or None)
+# step_loss(model, batch, index, y, loss) -> scalar training loss of one step (e.g. autogt.elastic.ElasticStep)
+StepLoss = Callable[[nn.Module, Any, "torch.Tensor | None", torch.Tensor, LossFn], torch.Tensor]
+# "auto", "size" (graphs of similar size per batch), "random" / None (plain shuffled chunks) or a factory
+BatchSampler = str | Callable[..., Any] | None
 
 
 class GraphFeeder:
@@ -110,26 +117,33 @@ class GraphFeeder:
 
     The training order of epoch ``e`` depends only on ``(seed, e)``: each epoch gets a fresh
     ``graph_loader`` seeded from both, so runs are reproducible and every epoch is reshuffled.
-    Every training graph is used every epoch (no ``drop_last``).
+    Every training graph is used every epoch (no ``drop_last``). Training batches come from
+    ``batch_sampler``: ``"size"`` (graphs of similar size per batch,
+    :func:`~autogt.data.sampler.size_aware_batches`), ``"random"`` / ``None`` (plain shuffled chunks,
+    the default here; :func:`make_feeder` picks) or any :class:`~autogt.data.loader.BatchSamplerFactory`.
+    Evaluation batches keep the split order.
     """
 
     level = "graph"
 
-    def __init__(self, task: Any, batch_size: int, seed: int, device: torch.device) -> None:
+    def __init__(self, task: Any, batch_size: int, seed: int, device: torch.device,
+                 batch_sampler: BatchSampler = "random") -> None:
         self.graphs = task.graphs
         self.split = task.split
         self.batch_size = batch_size
         self.seed = seed
         self.device = device
+        self.batch_sampler = _resolve_sampler(batch_sampler)
 
-    def _loader(self, index: Any, *, shuffle: bool, seed: int) -> Any:
+    def _loader(self, index: Any, *, shuffle: bool, seed: int, batch_sampler: Any = None) -> Any:
         from autogt.data.loader import graph_loader
 
-        return graph_loader(self.graphs, index, self.batch_size, shuffle=shuffle, seed=seed)
+        return graph_loader(self.graphs, index, self.batch_size, shuffle=shuffle, seed=seed,
+                            batch_sampler=batch_sampler)
 
     def train(self, epoch: int) -> Iterator[Step]:
         seed = (self.seed * 1_000_003 + epoch) % 2**31
-        for batch in self._loader(self.split["train"], shuffle=True, seed=seed):
+        for batch in self._loader(self.split["train"], shuffle=True, seed=seed, batch_sampler=self.batch_sampler):
             yield batch.to(self.device), None
 
     def eval(self, split: str) -> Iterator[Step]:
@@ -172,11 +186,30 @@ class NodeFeeder:
         return self.data
 
 
-def make_feeder(task: Any, spec: ArchSpec, seed: int, device: torch.device) -> GraphFeeder | NodeFeeder:
-    """The feeder for ``task.level``."""
+def make_feeder(task: Any, spec: ArchSpec, seed: int, device: torch.device, *,
+                batch_sampler: BatchSampler = "auto") -> GraphFeeder | NodeFeeder:
+    """The feeder for ``task.level``; ``batch_sampler`` picks the training batches of graph-level
+    tasks: ``"auto"`` (default) is ``"size"`` when a layer of ``spec`` has global attention (whose
+    padding it saves) and ``"random"`` otherwise (message passing does not pad); ``"size"``,
+    ``"random"`` / ``None`` or a factory as in :class:`GraphFeeder`."""
     if task.level == "node":
         return NodeFeeder(task, device)
-    return GraphFeeder(task, spec.batch_size, seed, device)
+    if batch_sampler == "auto":
+        batch_sampler = "size" if any(layer.attn != "none" for layer in spec.layers) else "random"
+    return GraphFeeder(task, spec.batch_size, seed, device, batch_sampler=batch_sampler)
+
+
+def _resolve_sampler(batch_sampler: BatchSampler) -> Any:
+    if batch_sampler is None or batch_sampler == "random":
+        return None  # graph_loader's default
+    if batch_sampler == "size":
+        from autogt.data.sampler import size_aware_batches
+
+        return size_aware_batches
+    if callable(batch_sampler):
+        return batch_sampler
+    raise ValueError(f"batch_sampler: {batch_sampler!r} is not 'auto', 'size', 'random', None or a "
+                     "BatchSamplerFactory")
 
 
 # ----------------------------------------------------------------------------- steps
@@ -193,25 +226,28 @@ def train_epoch(
     *,
     scaler: TargetScaler | None = None,
     deadline: float = math.inf,
+    step_loss: StepLoss | None = None,
 ) -> float:
     """One pass over ``steps``; returns the mean training loss.
 
     Non-finite losses are detected once per epoch (no per-step device sync) and raise
     :class:`NonFiniteLoss`; passing ``deadline`` (a ``time.perf_counter()`` value) raises
-    :class:`TimeUp` after the step that crosses it.
+    :class:`TimeUp` after the step that crosses it. ``step_loss(model, batch, index, y, loss)``, when
+    given, replaces ``loss(model(batch)[index], y)`` as the loss of a step (``y`` already scaled).
     """
     model.train()
     total: torch.Tensor | None = None
     count = 0
     for batch, index in steps:
         optimizer.zero_grad(set_to_none=True)
-        out = model(batch)
-        if index is not None:
-            out = out[index]
         y = _targets(batch, index)
         if scaler is not None:
             y = scaler.transform(y)
-        value = loss(out, y)
+        if step_loss is not None:
+            value = step_loss(model, batch, index, y, loss)
+        else:
+            out = model(batch)
+            value = loss(out if index is None else out[index], y)
         value.backward()
         optimizer.step()
         total = value.detach() if total is None else total + value.detach()
