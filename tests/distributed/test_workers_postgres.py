@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 from worker_helpers import finish, make_db, start_worker, wait_for
 
@@ -32,6 +33,7 @@ def _designs(study: optuna.Study) -> set[str]:
             for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
 
 
+@pytest.mark.slow  # timing-sensitive under heavy CPU load (the retry can be queued after the budget is full)
 def test_killed_worker_trial_is_retried_and_budget_exact(pg, tmp_path):
     storage, bank_url = make_db(pg, "kill_study"), make_db(pg, "kill_bank")
     budget = 12
