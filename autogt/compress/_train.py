@@ -1,0 +1,432 @@
+"""Mask training (L0 gates + Lagrangian + distillation), target fitting, fine-tuning and scoring.
+
+Mask training optimises, per mini-batch,
+
+    L = w_pred * D(student, teacher) + w_hid * H(student, teacher) + w_task * task_loss
+        + lambda1 * (s - t) + lambda2 * (s - t)^2
+
+where ``s = E[cost] / dense cost`` is the differentiable expected cost
+(:class:`~autogt.compress._cost.CostModel`), rescaled to the prunable range (``(s - s0) / (1 - s0)`` with
+``s0`` the ratio with every gate closed; ``t`` likewise), ``t`` ramps linearly from the initial expected ratio
+(a little below 1: gates start mostly open) to the target over the
+first ``warmup`` fraction of the steps, the model weights and ``log_alpha`` descend and the two
+multipliers ascend (``Adam(maximize=True)``). ``D`` distils the dense model's outputs (MSE for
+regression, BCE on its probabilities for binary/multilabel, KL for multiclass) and ``H`` its layer
+outputs: each dense layer is matched to the closest student layer of the same width through a learned
+linear map (CoFi's layer matching), normalised by the dense layer's variance.
+
+Afterwards :func:`meet_target` turns the deterministic gates into the final mask and corrects it with
+the *exact* cost of the pruned spec (``count_flops`` / ``count_params`` / ``predict_latency``): it
+closes the lowest-``log_alpha`` units while the cost is above the target and reopens the highest ones
+while it is more than ``tolerance`` below.
+
+Example:
+    >>> lag = Lagrangian()
+    >>> float(lag(torch.tensor(0.6), 0.5).detach()) == 0.0   # multipliers start at 0
+    True
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from autogt.compress._cost import CostModel
+from autogt.compress._hooks import capture_layer_outputs
+from autogt.compress._layout import GateLayout, GateValues
+from autogt.compress._masker import HardConcreteMasker, MaskedModel
+from autogt.compress._remove import derive_spec, finalize
+
+__all__ = ["Lagrangian", "MaskTrainConfig", "train_masks", "meet_target", "finetune", "score", "edge_keep_fraction",
+           "recalibrate_norms"]
+
+
+class Lagrangian(nn.Module):
+    """``lambda1 (s - t) + lambda2 (s - t)^2`` with multipliers trained by gradient *ascent*.
+
+    Shapes:
+        ``s`` scalar tensor, ``t`` float -> scalar.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lambda1 = nn.Parameter(torch.zeros(()))
+        self.lambda2 = nn.Parameter(torch.zeros(()))
+
+    def forward(self, s: Tensor, t: float) -> Tensor:
+        gap = s - t
+        return self.lambda1 * gap + self.lambda2 * gap * gap
+
+
+def ramp(step: int, total_warmup: int, target: float, start: float = 1.0) -> float:
+    """Target ratio at ``step``: linear from ``start`` to ``target`` over ``total_warmup`` steps."""
+    if total_warmup <= 0:
+        return target
+    return start - (start - target) * min(1.0, step / total_warmup)
+
+
+@dataclass
+class MaskTrainConfig:
+    """Knobs of :func:`train_masks` (see :class:`autogt.compress.PruneConfig` for their meaning)."""
+
+    epochs: int = 10
+    max_steps: int | None = None
+    warmup: float = 0.5
+    gate_lr: float = 0.1
+    lambda_lr: float = 0.05
+    weight_lr: float | None = None
+    distill_weight: float = 1.0
+    hidden_weight: float = 0.1
+    task_weight: float = 0.5
+    temperature: float = 2.0
+    init_log_alpha: float = 3.0
+    edge_init: float = 1.0
+    seed: int = 0
+    progress: bool = False
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _distill(kind: str, s: Tensor, t: Tensor, temperature: float) -> Tensor:
+    if kind == "regression":
+        return F.mse_loss(s, t)
+    if kind == "multiclass":
+        tt = temperature
+        return F.kl_div(F.log_softmax(s / tt, -1), F.softmax(t / tt, -1), reduction="batchmean") * tt * tt
+    return F.binary_cross_entropy_with_logits(s / temperature, torch.sigmoid(t / temperature)) * temperature ** 2
+
+
+class _LayerMatch(nn.Module):
+    """Learned maps student width -> dense width for hidden-state distillation (identity-initialised)."""
+
+    def __init__(self, widths: list[int]) -> None:
+        super().__init__()
+        self.maps = nn.ModuleDict()
+        for w in sorted(set(widths)):
+            lin = nn.Linear(w, w)
+            nn.init.eye_(lin.weight)
+            nn.init.zeros_(lin.bias)
+            self.maps[str(w)] = lin
+
+    def forward(self, student: list[Tensor], teacher: list[Tensor]) -> Tensor:
+        total = student[0].new_zeros(())
+        count = 0
+        for t in teacher:
+            t = t.detach()
+            var = t.var().clamp_min(1e-6)
+            best = None
+            for s in student:
+                if s.shape != t.shape:
+                    continue
+                d = F.mse_loss(self.maps[str(s.size(-1))](s), t) / var
+                best = d if best is None else torch.minimum(best, d)
+            if best is not None:
+                total = total + best
+                count += 1
+        return total / max(count, 1)
+
+
+def _batches(feeder: Any, epochs: int) -> Iterator[tuple[int, Any]]:
+    for epoch in range(1, epochs + 1):
+        for batch, _ in feeder.train(epoch):
+            yield epoch, batch
+
+
+def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel, target: float,
+                cfg: MaskTrainConfig, *, scaler: Any = None, device: str = "cpu",
+                on_step: Callable[[dict[str, float]], None] | None = None) -> HardConcreteMasker:
+    """Train hard-concrete gates (and the weights) of ``model`` towards ``target`` (a ratio of dense cost).
+
+    ``model`` is updated in place (its weights adapt while the gates close); the dense teacher is a copy
+    taken at the start. Returns the trained masker; ``cfg.history`` gets one row per step.
+    """
+    from tqdm.auto import tqdm
+
+    from autogt.train.loop import make_feeder, make_optimizer, resolve_device, seed_everything
+    from autogt.train.metrics import loss_fn
+
+    dev = resolve_device(device)
+    seed_everything(cfg.seed)
+    spec = layout.spec
+    teacher = copy.deepcopy(model).to(dev).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    model = model.to(dev)
+    masker = HardConcreteMasker(layout, task, init=cfg.init_log_alpha, edge_init=cfg.edge_init).to(dev)
+    masked = MaskedModel(model, masker)
+    s_out, s_handles = capture_layer_outputs(model)
+    t_out, t_handles = capture_layer_outputs(teacher)
+    matcher = _LayerMatch([int(lp.out_dim) for lp in cost.plan.layers]).to(dev)
+    lag = Lagrangian().to(dev)
+    opt_w = make_optimizer(spec, list(model.parameters()) + list(matcher.parameters()))
+    if cfg.weight_lr is not None:
+        for gr in opt_w.param_groups:
+            gr["lr"] = cfg.weight_lr
+    groups: list[dict[str, Any]] = [{"params": list(masker.gates.parameters()), "lr": cfg.gate_lr}]
+    if masker.scorer is not None:
+        # an edge's score sums one term per feature column and endpoint; Adam moves each term by ~lr, so the
+        # scorer's lr is divided by their count to move a score about as fast as one gate's log_alpha
+        sc = masker.scorer
+        terms = 1 + 2 * (len(sc.node_vocab) or sc.node_dim) + (len(sc.edge_vocab) or sc.edge_dim)
+        groups.append({"params": list(sc.parameters()), "lr": cfg.gate_lr / terms})
+    opt_g = torch.optim.Adam(groups, lr=cfg.gate_lr)
+    opt_l = torch.optim.Adam(lag.parameters(), lr=cfg.lambda_lr, maximize=True)
+    feeder = make_feeder(task, spec, cfg.seed, dev)
+    steps_per_epoch = sum(1 for _ in feeder.train(1))
+    total = steps_per_epoch * cfg.epochs
+    if cfg.max_steps is not None:
+        total = min(total, cfg.max_steps)
+    warm = int(round(cfg.warmup * total))
+    task_loss = loss_fn(task.kind)
+    bar = tqdm(total=total, disable=not cfg.progress, file=sys.stderr, leave=False, desc="mask training",
+               unit="step", dynamic_ncols=True)
+    # the Lagrangian sees the cost ratio rescaled to the prunable range [floor, 1], so that a target that only
+    # touches a small share of the cost (e.g. edges alone) gets as strong a pull as one that touches all of it
+    closed = GateValues.ones(layout).map(torch.zeros_like)
+    closed.edges = torch.zeros(()) if layout.edges else None
+    floor = min(float(cost.ratio(closed).detach()), 1.0 - 1e-3)
+    span = 1.0 - floor
+    start: float | None = None  # the ramp starts at the initial expected ratio (gates start slightly below 1):
+    # starting at 1 would make lambda1 negative and push every gate open, into saturation, where
+    # P(z != 0) no longer responds to log_alpha
+    masked.train()
+    t0 = time.perf_counter()
+    try:
+        for step, (_epoch, batch) in enumerate(_batches(feeder, cfg.epochs)):
+            if step >= total:
+                break
+            s_out.clear()
+            t_out.clear()
+            with torch.no_grad():
+                t_pred = teacher(batch)
+            pred = masked(batch)
+            loss = cfg.distill_weight * _distill(task.kind, pred, t_pred, cfg.temperature)
+            if cfg.hidden_weight > 0:
+                loss = loss + cfg.hidden_weight * matcher(list(s_out), list(t_out))
+            if cfg.task_weight > 0:
+                y = batch.y if scaler is None else scaler.transform(batch.y)
+                loss = loss + cfg.task_weight * task_loss(pred, y)
+            s = cost.ratio(masker.open_probs(batch if layout.edges else None))
+            if start is None:
+                start = max(float(s.detach()), target)
+            t = ramp(step, warm, target, start)
+            lag_loss = lag((s - floor) / span, (t - floor) / span)
+            opt_w.zero_grad(set_to_none=True)
+            opt_g.zero_grad(set_to_none=True)
+            opt_l.zero_grad(set_to_none=True)
+            (loss + lag_loss).backward()
+            opt_w.step()
+            opt_g.step()
+            opt_l.step()
+            loss_v = float(loss.detach())
+            if not math.isfinite(loss_v):
+                raise FloatingPointError(f"non-finite mask-training loss at step {step}")
+            row = {"step": float(step), "loss": loss_v, "expected": float(s.detach()), "target": t,
+                   "lambda1": float(lag.lambda1.detach()), "lambda2": float(lag.lambda2.detach())}
+            cfg.history.append(row)
+            if on_step is not None:
+                on_step(row)
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['loss']:.3g}", s=f"{row['expected']:.3f}", t=f"{t:.3f}")
+    finally:
+        bar.close()
+        for h in s_handles + t_handles:
+            h.remove()
+        masked.detach()
+    model.eval()
+    masker.eval()
+    masker.train_time_s = time.perf_counter() - t0  # type: ignore[assignment]
+    return masker
+
+
+# ----------------------------------------------------------------------------- exact target
+def edge_keep_fraction(masker: Any, graphs: list[Any], batch_size: int = 256) -> float:
+    """Fraction of edges the deterministic edge gates keep over ``graphs`` (1.0 without edge gates)."""
+    from torch_geometric.data import Batch
+
+    if getattr(masker, "scorer", None) is None:
+        return 1.0
+    kept = total = 0
+    with torch.no_grad():
+        for start in range(0, len(graphs), batch_size):
+            b = Batch.from_data_list(graphs[start:start + batch_size])
+            w = masker.edge_weights(b, deterministic=True)
+            kept += int(w.sum())
+            total += int(w.numel())
+    return kept / total if total else 1.0
+
+
+def _units(layout: GateLayout, raw: GateValues, scores: GateValues) -> list[tuple[float, str, int, int]]:
+    """Every gate as ``(score, kind, layer, index)``; kind in heads/neurons/local/attn/ffn/layer/hidden."""
+    out = []
+    for i, sc in enumerate(scores.layers):
+        for kind in ("heads", "neurons"):
+            t = getattr(sc, kind)
+            if t is not None:
+                out += [(float(v), kind, i, j) for j, v in enumerate(t.tolist())]
+        for kind in ("local", "attn", "ffn", "layer"):
+            t = getattr(sc, kind)
+            if t is not None:
+                out.append((float(t), kind, i, 0))
+    if scores.hidden is not None:
+        out += [(float(v), "hidden", -1, j) for j, v in enumerate(scores.hidden.tolist())]
+    return out
+
+
+def _get(values: GateValues, kind: str, i: int, j: int) -> float:
+    if kind == "hidden":
+        assert values.hidden is not None
+        return float(values.hidden[j])
+    t = getattr(values.layers[i], kind)
+    return float(t[j]) if kind in ("heads", "neurons") else float(t)
+
+
+def _set(values: GateValues, kind: str, i: int, j: int, v: float) -> None:
+    if kind == "hidden":
+        assert values.hidden is not None
+        values.hidden[j] = v
+        return
+    g = values.layers[i]
+    if kind in ("heads", "neurons"):
+        getattr(g, kind)[j] = v
+    else:
+        setattr(g, kind, torch.tensor(v))
+
+
+def meet_target(layout: GateLayout, raw: GateValues, scores: GateValues, cost: CostModel, target: float,
+                *, tolerance: float = 0.01, edge_keep: float = 1.0) -> tuple[GateValues, float]:
+    """Final mask whose *exact* cost ratio is ``<= target`` and, when possible, ``>= target - tolerance``.
+
+    Args:
+        layout: the gates.
+        raw: deterministic gate values (before :func:`finalize`).
+        scores: per-gate scores (``log_alpha``): low scores close first, high scores reopen first.
+        cost: the cost model (its ``exact`` gives the real cost of a spec).
+        target: cost ratio to reach.
+        tolerance: how far below the target the result may stay.
+        edge_keep: fraction of edges the edge filter keeps.
+
+    Returns:
+        ``(finalized values, exact cost ratio)``.
+    """
+    raw = raw.detach()
+    units = _units(layout, raw, scores)
+
+    def ratio(values: GateValues) -> tuple[GateValues, float]:
+        fin = finalize(layout, values, scores)
+        return fin, cost.exact(derive_spec(layout, fin).spec, edge_keep) / cost.dense
+
+    fin, r = ratio(raw)
+    closing = sorted(u for u in units if _get(raw, u[1], u[2], u[3]) > 0)
+    for _score, kind, i, j in closing:
+        if r <= target:
+            break
+        _set(raw, kind, i, j, 0.0)
+        fin, r = ratio(raw)
+    if r < target - tolerance:
+        for _score, kind, i, j in sorted((u for u in units if _get(raw, u[1], u[2], u[3]) <= 0), reverse=True):
+            if kind not in ("heads", "neurons", "hidden"):
+                continue
+            _set(raw, kind, i, j, 1.0)
+            fin2, r2 = ratio(raw)
+            if r2 > target:
+                _set(raw, kind, i, j, 0.0)
+                continue
+            fin, r = fin2, r2
+            if r >= target - tolerance:
+                break
+    return fin, r
+
+
+# ----------------------------------------------------------------------------- fine-tune and scoring
+@torch.no_grad()
+def recalibrate_norms(model: nn.Module, spec: Any, task: Any, *, seed: int = 0, device: str = "cpu",
+                      max_batches: int | None = None) -> nn.Module:
+    """Re-estimate BatchNorm running statistics of a pruned model on the training split.
+
+    During mask training the statistics were accumulated under stochastic, interpolating gates; the pruned
+    model sees different activations. Only the norms run in training mode (dropout stays off); the
+    statistics become the plain average over the training batches.
+    """
+    from autogt.train.loop import make_feeder, resolve_device
+
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms or task.level != "graph":
+        return model
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+        m.train()
+    try:
+        for k, (batch, _index) in enumerate(make_feeder(task, spec, seed, dev).train(1)):
+            if max_batches is not None and k >= max_batches:
+                break
+            model(batch)
+    finally:
+        for m, mom in zip(norms, saved, strict=True):
+            m.momentum = mom
+        model.eval()
+    return model
+
+
+
+def finetune(model: nn.Module, spec: Any, task: Any, epochs: int, *, seed: int = 0, scaler: Any = None,
+             device: str = "cpu", lr: float | None = None, progress: bool = False) -> nn.Module:
+    """Train ``model`` on the task loss for ``epochs`` and keep the best-validation weights."""
+    from tqdm.auto import tqdm
+
+    from autogt.train.loop import make_feeder, make_optimizer, predict, resolve_device, seed_everything, train_epoch
+    from autogt.train.metrics import compute_metric, loss_fn
+
+    if epochs <= 0:
+        return model.eval()
+    dev = resolve_device(device)
+    seed_everything(seed)
+    model = model.to(dev)
+    feeder = make_feeder(task, spec, seed, dev)
+    opt = make_optimizer(spec, [p for p in model.parameters() if p.requires_grad])
+    if lr is not None:
+        for g in opt.param_groups:
+            g["lr"] = lr
+    loss = loss_fn(task.kind)
+    maximize = bool(task.maximize)
+    y, p = predict(model, feeder.eval("valid"), scaler=scaler)
+    best_val = compute_metric(task.metric, y, p)
+    best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    for epoch in tqdm(range(1, epochs + 1), disable=not progress, file=sys.stderr, leave=False, desc="fine-tune"):
+        train_epoch(model, feeder.train(epoch), opt, loss, scaler=scaler)
+        y, p = predict(model, feeder.eval("valid"), scaler=scaler)
+        val = compute_metric(task.metric, y, p)
+        if math.isfinite(val) and (not math.isfinite(best_val) or (val > best_val if maximize else val < best_val)):
+            best_val, best = val, {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best)
+    return model.eval()
+
+
+def score(model: nn.Module, spec: Any, task: Any, *, scaler: Any = None, device: str = "cpu",
+          transform: Callable[[Any], Any] | None = None) -> dict[str, float]:
+    """Validation and test metric of ``model`` (``transform`` is applied to each batch first)."""
+    from autogt.train.loop import make_feeder, predict, resolve_device
+    from autogt.train.metrics import compute_metric
+
+    dev = resolve_device(device)
+    feeder = make_feeder(task, spec, 0, dev)
+    out = {}
+    for split in ("valid", "test"):
+        steps = feeder.eval(split)
+        if transform is not None:
+            steps = ((transform(b), i) for b, i in steps)
+        y, p = predict(model, steps, scaler=scaler)
+        out["val" if split == "valid" else "test"] = compute_metric(task.metric, y, p)
+    return out
