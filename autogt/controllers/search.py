@@ -60,6 +60,9 @@ GRACE_S = 60
 PRUNERS = ("none", "median", "hyperband")
 OWNER = "autogt:owner"
 RETRY_OF = "autogt:retry_of"
+SURPLUS = "autogt:surplus"
+"""``user_attrs`` flag of a trial asked while concurrent workers had already claimed the whole budget; it is
+failed unrun and not counted (see :func:`_surplus`)."""
 STUDY_ATTRS = ("data", "space", "objectives")  # must match when a study is resumed
 
 
@@ -258,11 +261,31 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
 
 
 def spent_trials(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> int:
-    """Trials counted against the budget: COMPLETE + PRUNED + FAIL, minus FAIL trials that were re-run."""
+    """Trials counted against the budget: COMPLETE + PRUNED + FAIL, minus FAIL trials that were re-run and
+    surplus trials (asked by a worker that lost the race for the last slot of the budget)."""
     trials = study.get_trials(deepcopy=False) if trials is None else trials
-    retried = {t.user_attrs.get(RETRY_OF) for t in trials} - {None}
-    done = (TrialState.COMPLETE, TrialState.PRUNED)
-    return sum(1 for t in trials if t.state in done or (t.state == TrialState.FAIL and t.number not in retried))
+    retried = _retried(trials)
+    return sum(1 for t in trials if t.state not in (TrialState.RUNNING, TrialState.WAITING) and _counts(t, retried))
+
+
+def _retried(trials: list[FrozenTrial]) -> set[int]:
+    return {t.user_attrs.get(RETRY_OF) for t in trials} - {None}
+
+
+def _counts(t: FrozenTrial, retried: set[int]) -> bool:
+    """Whether ``t`` holds (or will hold, when RUNNING / WAITING) one slot of the budget."""
+    if t.state == TrialState.FAIL:
+        return t.number not in retried and not t.user_attrs.get(SURPLUS)
+    return t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+
+
+def _surplus(study: optuna.Study, number: int, budget: int) -> bool:
+    """Whether trial ``number``, just asked, lies beyond the budget: trials with lower numbers (done, running or
+    queued) already fill it. Workers check the budget before asking, so two of them can both take the last
+    slot; the one with the higher trial number gives it back."""
+    trials = study.get_trials(deepcopy=False)
+    retried = _retried(trials)
+    return sum(1 for t in trials if t.number < number and _counts(t, retried)) >= budget
 
 
 @contextlib.contextmanager
@@ -573,6 +596,10 @@ def _run_loop(study: optuna.Study, storage: Any, ctrl: Controller, space: Space,
             n = proposal.trial_number
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, n)
             storage.set_trial_user_attr(trial_id, OWNER, owner)
+            if _surplus(study, n, trials):  # lost the race for the last slot: give it back unrun
+                storage.set_trial_user_attr(trial_id, SURPLUS, True)
+                study.tell(n, state=TrialState.FAIL)
+                continue
             try:
                 with _heartbeat(storage, trial_id):
                     result = _one_trial(ctrl, proposal, space, task, evaluator, budget, seed=seed, device=device,

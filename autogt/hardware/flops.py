@@ -63,18 +63,21 @@ def _layer_params(spec: ArchSpec, i: int, plan: ModelPlan) -> int:
     layer, lp = spec.layers[i], plan.layers[i]
     i_d, o_d = lp.in_dim, lp.out_dim
     identity = bool(op_attr(get("local", layer.local), "identity"))
+    post = 0 if layer.prenorm else 1  # prenorm: one input norm + act, bare branches
     total, has_local = _op_params("local", layer, i_d, o_d, heads=layer.heads, edge_dim=lp.edge_dim)
+    if layer.prenorm and not lp.raw_input:
+        total += norm_params(layer.norm, i_d) + act_params(layer.act)
     if has_local and not identity:
-        total += act_params(layer.act) + norm_params(layer.norm, o_d)
+        total += post * (act_params(layer.act) + norm_params(layer.norm, o_d))
     attn, has_attn = _op_params("global", layer, i_d, o_d, heads=layer.heads, head_dim=lp.head_dim)
     if has_attn:
-        total += attn + norm_params(layer.norm, o_d)
+        total += attn + post * norm_params(layer.norm, o_d)
     if i_d != o_d and needs_res(has_local, identity, has_attn, layer.residual):
         total += i_d * o_d
     ffn = layer.ffn if layer.ffn is not None else 2 * o_d
     if ffn > 0:
         total += linear_params(o_d, ffn) + act_params(layer.act) + linear_params(ffn, o_d)
-        total += norm_params(layer.norm, o_d)
+        total += post * norm_params(layer.norm, o_d)
     for pos, dim in enumerate(lp.source_dims):
         if pos > 0 and dim != i_d:
             total += dim * i_d
@@ -91,7 +94,8 @@ def count_params(spec: ArchSpec, task: Any) -> int:
     plan = make_plan(spec, task)
     info = plan.info
     act0 = spec.layers[0].act
-    total = 0
+    head_act = act0 if spec.head_act == "auto" else spec.head_act
+    total = act_params(spec.readout_act)
     if plan.node_encoder == "atom":
         total += sum(info.atom_vocab) * plan.node_width
     elif plan.node_encoder == "linear":
@@ -118,7 +122,7 @@ def count_params(spec: ArchSpec, task: Any) -> int:
     if spec.output == "head":
         width = plan.out_dim
         for _ in range(spec.post_layers - 1):
-            total += linear_params(width, spec.hidden) + act_params(act0)
+            total += linear_params(width, spec.hidden) + act_params(head_act)
             width = spec.hidden
         total += linear_params(width, info.num_outputs)
     return total

@@ -9,7 +9,16 @@ when widths differ)::
     FFN:    h = norm_f(h + dropout_p(fc2(dropout_p(act(fc1(h))))))                # "h +" only if residual
 
 So a layer with ``residual=False, attn="none", ffn=0, norm="none"`` is exactly
-``dropout(act(op(x)))``. An *identity* op (``skip``) is used as is: no activation, dropout, residual
+``dropout(act(op(x)))``.
+
+With ``layer.prenorm`` (pre-activation) the input is normalised instead and the branches are left bare::
+
+    z = dropout_p(act(norm_in(x)))           # z = x when the layer reads raw node features
+    h = local(z) (+ res) + attn(z) (+ res)   # the branches present
+    FFN:    h = (h +) fc2(dropout_p(act(fc1(h))))
+
+``local_norm``/``attn_norm``/``ffn_norm`` are then ``nn.Identity`` (kept so that hooks on branch
+outputs, as in :mod:`autogt.compress`, see the same places). An *identity* op (``skip``) is used as is: no activation, dropout, residual
 or norm around it. Ops map ``in_dim -> out_dim`` directly (DAG layers may change width); attention
 maps ``in_dim -> out_dim`` through its ``o`` projection; the FFN works at ``out_dim``.
 """
@@ -49,20 +58,26 @@ class GTLayer(nn.Module):
     """
 
     def __init__(self, layer: LayerSpec, in_dim: int, out_dim: int, *, edge_dim: int = 0, head_dim: int = 1,
-                 elastic: tuple[float, ...] = ()) -> None:
+                 elastic: tuple[float, ...] = (), raw_input: bool = False) -> None:
         super().__init__()
         self.spec = layer
         self.in_dim, self.out_dim = in_dim, out_dim
         self.residual, self.dropout = layer.residual, layer.dropout
+        self.prenorm = layer.prenorm
+        post_norm = (lambda width: nn.Identity()) if self.prenorm else (lambda width: make_norm(layer.norm, width))
+        self.in_norm: nn.Module | None = None
+        if self.prenorm and not raw_input:
+            self.in_norm = make_norm(layer.norm, in_dim)
+            self.in_act = make_act(layer.act)
         factory = get("local", layer.local)
         self.local = factory(in_dim, out_dim, heads=layer.heads, edge_dim=edge_dim, layer=layer)
         self.local_identity = bool(op_attr(factory, "identity"))
         if self.local is not None and not self.local_identity:
-            self.local_act = make_act(layer.act)
-            self.local_norm = make_norm(layer.norm, out_dim)
+            self.local_act = nn.Identity() if self.prenorm else make_act(layer.act)
+            self.local_norm = post_norm(out_dim)
         self.attn = get("global", layer.attn)(in_dim, out_dim, heads=layer.heads, head_dim=head_dim, layer=layer)
         if self.attn is not None:
-            self.attn_norm = make_norm(layer.norm, out_dim)
+            self.attn_norm = post_norm(out_dim)
         uses_res = needs_res(self.local is not None, self.local_identity, self.attn is not None, layer.residual)
         self.res_proj = nn.Linear(in_dim, out_dim, bias=False) if in_dim != out_dim and uses_res else None
         ffn = layer.ffn if layer.ffn is not None else 2 * out_dim
@@ -71,7 +86,7 @@ class GTLayer(nn.Module):
             self.fc1 = nn.Linear(out_dim, ffn)
             self.ffn_act = make_act(layer.act)
             self.fc2 = nn.Linear(ffn, out_dim)
-            self.ffn_norm = make_norm(layer.norm, out_dim)
+            self.ffn_norm = post_norm(out_dim)
         self.nested: nn.Module | None = None  # parameter-free granularity switch (autogt.elastic)
         if ffn > 0 and elastic:
             from autogt.elastic._nested import NestedFFN  # lazy: autogt.elastic imports autogt.models
@@ -82,11 +97,13 @@ class GTLayer(nn.Module):
                 ptr: Tensor | None = None) -> Tensor:
         p, train = self.dropout, self.training
         res = x if self.res_proj is None else self.res_proj(x)  # [n, out] (unused when not needed)
+        if self.in_norm is not None:  # prenorm: normalise the input, leave the branches bare
+            x = F.dropout(self.in_act(self.in_norm(x)), p, train)
         parts = []
         if self.local is not None:
             h = self.local(x, edge_index, edge_attr)  # [n, out]
             if not self.local_identity:
-                h = F.dropout(self.local_act(h), p, train)
+                h = self.local_act(h) if self.prenorm else F.dropout(self.local_act(h), p, train)
                 if self.residual:
                     h = h + res
                 h = self.local_norm(h)
@@ -94,7 +111,9 @@ class GTLayer(nn.Module):
         if self.attn is not None:
             if batch is None or ptr is None:
                 raise ValueError("global attention needs batch and ptr")
-            h = F.dropout(self.attn(x, batch, ptr), p, train)  # [n, out]
+            h = self.attn(x, batch, ptr)  # [n, out]
+            if not self.prenorm:
+                h = F.dropout(h, p, train)
             if self.residual:
                 h = h + res
             parts.append(self.attn_norm(h))
@@ -104,7 +123,8 @@ class GTLayer(nn.Module):
                 f = self.nested(h, self.fc1, self.ffn_act, self.fc2, p, train)  # [n, out]
             else:
                 f = self.fc2(F.dropout(self.ffn_act(self.fc1(h)), p, train))  # [n, out]
-            f = F.dropout(f, p, train)
+            if not self.prenorm:
+                f = F.dropout(f, p, train)
             h = self.ffn_norm(h + f if self.residual else f)
         return h
 

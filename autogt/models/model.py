@@ -8,11 +8,11 @@ Forward pass, top to bottom::
     for layer i:                                # DAG: sum of the named inputs (0 = h0)
         h_in = sum(proj(out[j]) for j in inputs[i]) (+ virtual node state)
         out[i] = GTLayer_i(h_in, edge_index, edge_enc[width_i], batch, ptr)
-    h = combine(leaves)                         # last | concat | sum | mean
+    h = readout_act(combine(leaves))            # last | concat | sum | mean; act: identity by default
     y = head(pool(h)) (graph level) or head(h) (node level)
 
-The head is ``post_layers`` Linear layers (``out -> hidden -> ... -> num_outputs``) with act between
-them and ``head_dropout`` before each; with ``spec.output == "layer"`` there is no head and the last
+The head is ``post_layers`` Linear layers (``out -> hidden -> ... -> num_outputs``) with ``head_act``
+(default: ``layers[0].act``) between them and ``head_dropout`` before each; with ``spec.output == "layer"`` there is no head and the last
 layer is ``num_outputs`` wide (Kipf & Welling's GCN). ``pre_layers`` and the head use ``layers[0].act``.
 
 Virtual node (Hu et al. 2020, GIN-VN): a per-graph vector (zero-initialised embedding) added to every
@@ -101,7 +101,7 @@ class AutoGTModel(nn.Module):
                 if pos > 0 and dim != lp.in_dim:
                     self.in_projs[f"{i}_{pos}"] = nn.Linear(dim, lp.in_dim, bias=False)
             self.layers.append(GTLayer(layer, lp.in_dim, lp.out_dim, edge_dim=lp.edge_dim, head_dim=lp.head_dim,
-                                       elastic=spec.elastic))
+                                       elastic=spec.elastic, raw_input=lp.raw_input))
 
         # ---- virtual node
         if spec.virtual_node:
@@ -124,12 +124,14 @@ class AutoGTModel(nn.Module):
                     self.leaf_projs[str(leaf)] = nn.Linear(dim, plan.out_dim, bias=False)
 
         # ---- readout and head
+        self.readout_act = make_act(spec.readout_act)
+        head_act = first_act if spec.head_act == "auto" else spec.head_act
         self.pool = get("pooling", spec.pooling)(plan.out_dim) if info.level == "graph" else None
         head: list[nn.Module] = []
         if spec.output == "head":
             width = plan.out_dim
             for _ in range(spec.post_layers - 1):
-                head += [nn.Dropout(spec.head_dropout), nn.Linear(width, spec.hidden), make_act(first_act)]
+                head += [nn.Dropout(spec.head_dropout), nn.Linear(width, spec.hidden), make_act(head_act)]
                 width = spec.hidden
             head += [nn.Dropout(spec.head_dropout), nn.Linear(width, info.num_outputs)]
         self.head = nn.Sequential(*head)  # empty (identity) when the last layer is the output
@@ -227,6 +229,7 @@ class AutoGTModel(nn.Module):
                 h = h / len(leaves)
         else:
             h = leaves[-1]  # [n, out_dim]
+        h = self.readout_act(h)
         if self.pool is not None:
             h = self.pool(h, batch, num_graphs)  # [G, out_dim]
         return self.head(h)

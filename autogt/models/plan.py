@@ -68,7 +68,9 @@ class TaskInfo:
 @dataclass(frozen=True)
 class LayerPlan:
     """Widths of one layer: ``in_dim -> out_dim``; ``edge_dim`` of the edges its op gets (0 = none);
-    ``sources`` the resolved inputs and ``source_dims`` their widths."""
+    ``sources`` the resolved inputs and ``source_dims`` their widths; ``raw_input``: the layer reads the raw,
+    unencoded node features (directly or through ``skip`` layers), where a ``prenorm`` layer applies no
+    input norm."""
 
     in_dim: int
     out_dim: int
@@ -76,6 +78,7 @@ class LayerPlan:
     head_dim: int
     sources: tuple[int, ...]
     source_dims: tuple[int, ...]
+    raw_input: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ def make_plan(spec: ArchSpec, task: Any) -> ModelPlan:
 
     edge_enc = _resolve_edge_encoder(spec, info)
     out_dims: list[int] = [w0]
+    raw: list[bool] = [node_enc == "none" and spec.pe == "none" and spec.pre_layers == 0]
     layers: list[LayerPlan] = []
     edge_widths: set[int] = set()
     last = len(spec.layers) - 1
@@ -163,8 +167,11 @@ def make_plan(spec: ArchSpec, task: Any) -> ModelPlan:
             edge_dim = info.edge_dim if edge_enc == "none" else in_dim
             if edge_enc != "none":
                 edge_widths.add(in_dim)
-        layers.append(LayerPlan(in_dim, out_dim, edge_dim, head_dim, srcs, src_dims))
+        raw_input = len(srcs) == 1 and raw[srcs[0]]
+        layers.append(LayerPlan(in_dim, out_dim, edge_dim, head_dim, srcs, src_dims, raw_input))
         out_dims.append(out_dim)
+        raw.append(raw_input and bool(op_attr(factory, "identity")) and layer.attn == "none"
+                   and layer.ffn_width(spec.hidden) == 0)
     leaves = tuple(spec.leaves())
     leaf_dims = tuple(out_dims[j] for j in leaves)
     out_dim = sum(leaf_dims) if spec.combine == "concat" else max(leaf_dims)

@@ -65,6 +65,9 @@ class LayerSpec:
         residual: add the layer input to each block's output.
         inputs: earlier layers this layer reads (``0`` = encoded input, ``-1`` = previous layer).
         local_out: extra per-op int argument where one exists (``cheb`` K, ``arma`` stacks); 0 = op default.
+        prenorm: pre-activation order (ResNet-v2 / NAS-Bench-Graph style): ``norm -> act -> dropout`` on the
+            layer *input* (skipped when the input is the raw, unencoded node features), and no norm,
+            activation or dropout after the branches. The default (``False``) is post-norm, GraphGPS style.
     """
 
     local: str = "gine"
@@ -80,6 +83,7 @@ class LayerSpec:
     residual: bool = True
     inputs: tuple[int, ...] = (-1,)
     local_out: int = 0
+    prenorm: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", tuple(int(i) for i in self.inputs))
@@ -137,10 +141,14 @@ class ArchSpec:
         edge_encoder: ``auto`` (``bond`` when the task has edge features), ``bond``, ``linear`` or ``none``.
         in_dropout: dropout on the encoded input; ``head_dropout`` before each head layer.
         lr, weight_decay, optimizer, batch_size: training hyper-parameters (part of the design).
+        momentum: SGD momentum (``optimizer="sgd"`` only).
         elastic: nested FFN granularities as fractions of each layer's FFN width (MatFormer), empty if dense.
         output: ``head`` (the ``post_layers`` head MLP makes the prediction) or ``layer`` (the last layer
             itself is ``num_outputs`` wide and is the prediction, as in Kipf & Welling's GCN; needs
             ``combine="last"`` and ``post_layers=1``, and adds no head parameters).
+        readout_act: activation on the combined node representation before pooling / the head
+            (``identity`` = none; NAS-Bench-Graph applies ``relu`` to its concatenated leaves).
+        head_act: activation between head layers; ``auto`` = ``layers[0].act``.
     """
 
     hidden: int = 64
@@ -161,8 +169,11 @@ class ArchSpec:
     weight_decay: float = 0.0
     optimizer: str = "adam"
     batch_size: int = 64
+    momentum: float = 0.9
     elastic: tuple[float, ...] = ()
     output: str = "head"
+    readout_act: str = "identity"
+    head_act: str = "auto"
 
     def __post_init__(self) -> None:
         layers = tuple(layer if isinstance(layer, LayerSpec) else LayerSpec(**layer) for layer in self.layers)
@@ -185,12 +196,16 @@ class ArchSpec:
         if self.post_layers < 1:
             raise SpecError(f"post_layers: must be >= 1, got {self.post_layers}")
         _check_choice("output", self.output, OUTPUTS)
+        _check_choice("readout_act", self.readout_act, ACTS)
+        _check_choice("head_act", self.head_act, ("auto",) + ACTS)
         if self.output == "layer" and (self.combine != "last" or self.post_layers != 1):
             raise SpecError("output: 'layer' needs combine='last' and post_layers=1 (the last layer is the output)")
         if self.pre_layers < 0:
             raise SpecError(f"pre_layers: must be >= 0, got {self.pre_layers}")
         if self.lr <= 0:
             raise SpecError(f"lr: must be > 0, got {self.lr}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise SpecError(f"momentum: must be in [0, 1), got {self.momentum}")
         if self.batch_size < 1:
             raise SpecError(f"batch_size: must be >= 1, got {self.batch_size}")
         for e in self.elastic:

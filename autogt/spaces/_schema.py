@@ -30,7 +30,8 @@ of the same layer, a shared layer dimension, a model dimension, or ``depth``.
 assignments. At model level the assignment keys are ArchSpec fields, ``layers.<field>`` (every layer) or
 ``layer<N>.<field>`` (layer N, 1-based; ignored when the drawn depth is smaller); inside ``each`` or
 ``shared`` they are LayerSpec fields of the same layer(s). When the dimension's own name is a spec field,
-the label is also that field's value (``local: {choices: {cheb: {local_out: 2}, gcn: {}}}``); otherwise
+the label is also that field's value (``local: {choices: {cheb: {local_out: 2}, gcn: {}}}``), unless the
+preset assigns the field itself (``gin: {local: gin1}``: the label ``gin`` builds ``local=gin1``); otherwise
 the dimension is a pure label (``link: {choices: {chain: {layers.inputs: previous}}}``).
 
 ``inputs`` values may be an int, a list of ints, or ``previous`` (-1), ``input`` (0) or ``dense`` (every
@@ -591,7 +592,7 @@ def _check_conflicts(model: tuple[Dim, ...], each: tuple[Dim, ...], shared: tupl
         for d in block:
             for label, assignments in d.presets:
                 for key, _ in assignments:
-                    if key in layer_keys:
+                    if key in layer_keys and key != d.key:  # a label may stand for another value of its own field
                         raise SpaceError(f"layers.{d.key}.choices.{label}: sets {key}, which is also a layer dimension")
 
 

@@ -54,15 +54,17 @@ opened through the search index, so those cells are marked unverified in :data:`
 
 How ArchSpec represents it (:func:`to_spec`), and where it is not exact
 --------------------------------------------------------------------------
-Node ``i`` -> layer ``i`` with ``inputs=(link[i],)``, ``local=op``, ``attn=none``, ``ffn=0``,
-``norm=batch``, ``act=relu``, ``residual=False``, ``dropout=p`` (``cheb``: ``local_out=2``; ``arma``:
-``local_out=1``; ``gat``: ``heads=4``); ``combine=concat`` over the leaves, ``hidden=dim``,
-``node_encoder=none`` (``num_pre=0``) or ``linear`` (``num_pre=1``: one Linear without activation),
-``post_layers=1+num_pro``, ``in_dropout=p``, ``lr``, ``weight_decay``, ``optimizer``. Not exact in autogt's
-GTLayer: (1) NAS-Bench-Graph normalises on the consumer side (BN -> ReLU -> dropout before each op, a
-separate BN per consumer, none on raw-feature inputs), GTLayer on the producer side (op -> act -> dropout ->
-norm); (2) leaves get only ReLU before the head; (3) ``gin`` is a single Linear there; (4) input dropout is
-applied before the linear pre-layer there; (5) a ``skip`` reading raw features keeps the raw width there.
+Node ``i`` -> layer ``i`` with ``inputs=(link[i],)``, ``local=op`` (``gin`` -> ``gin1``, the one-Linear GIN
+with ``eps = 0``), ``attn=none``, ``ffn=0``, ``norm=batch``, ``act=relu``, ``residual=False``,
+``prenorm=True`` (the consumer-side ``BN -> ReLU -> dropout``, none on raw-feature inputs, exactly as
+``Cell`` does), ``dropout=p`` (``cheb``: ``local_out=2``; ``arma``: ``local_out=1``; ``gat``: ``heads=4``);
+``combine=concat`` over the leaves, ``readout_act=relu`` (ReLU on the concatenation), ``head_act=identity``
+(no activation between the two head Linears), ``hidden=dim``, ``node_encoder=none`` (``num_pre=0``) or
+``linear`` (``num_pre=1``: one Linear without activation), ``post_layers=1+num_pro``, ``in_dropout=p``,
+``lr``, ``weight_decay``, ``optimizer`` (plain SGD: ``momentum=0``). Remaining differences: (1) ``Cell`` allocates a BatchNorm for a
+node that reads raw features and never uses it (autogt builds none: ``2 * dim`` fewer parameters per such
+node); (2) with ``num_pre=1`` the benchmark applies input dropout before the pre-layer, autogt after the
+encoder; (3) a ``skip`` reading raw features keeps the raw width there, autogt projects it to ``dim``.
 The tabular evaluator does not depend on any of this: it only needs :func:`from_spec`.
 
 Example:
@@ -267,12 +269,15 @@ def to_spec(link: Sequence[int], ops: Sequence[str], dataset: str = "cora") -> A
             extra["local_out"] = 2
         elif op == "arma":
             extra["local_out"] = 1
-        layers.append(LayerSpec(local=op, attn="none", heads=4, ffn=0, norm="batch", act="relu",
-                                dropout=p["dropout"], residual=False, inputs=(j,), **extra))
+        layers.append(LayerSpec(local="gin1" if op == "gin" else op, attn="none", heads=4, ffn=0, norm="batch",
+                                act="relu", dropout=p["dropout"], residual=False, inputs=(j,), prenorm=True,
+                                **extra))
     return ArchSpec(
         hidden=p["dim"],
         layers=tuple(layers),
         combine="concat",
+        readout_act="relu",
+        head_act="identity",
         node_encoder="linear" if p["num_pre"] else "none",
         pre_layers=0,
         post_layers=1 + p["num_pro"],
@@ -280,6 +285,7 @@ def to_spec(link: Sequence[int], ops: Sequence[str], dataset: str = "cora") -> A
         lr=p["lr"],
         weight_decay=p["weight_decay"],
         optimizer=p["optimizer"],
+        momentum=0.0,
     )
 
 
@@ -298,7 +304,7 @@ def from_spec(spec: ArchSpec) -> tuple[tuple[int, ...], tuple[str, ...]]:
         if layer.attn != "none":
             raise SpaceError(f"layers[{i}].attn: {layer.attn!r} is not allowed; NAS-Bench-Graph has none")
         link.append(inputs[0])
-    return _check_arch(link, [layer.local for layer in spec.layers])
+    return _check_arch(link, ["gin" if layer.local == "gin1" else layer.local for layer in spec.layers])
 
 
 def space_for(dataset: str) -> Space:
@@ -325,6 +331,7 @@ def space_for(dataset: str) -> Space:
         lr=p["lr"],
         weight_decay=p["weight_decay"],
         optimizer=p["optimizer"],
+        momentum=0.0,
         **{"layers.dropout": p["dropout"]},
     )
 

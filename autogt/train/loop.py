@@ -94,13 +94,13 @@ def attach_pe(task: Any, spec: ArchSpec) -> Any:
 
 
 def make_optimizer(spec: ArchSpec, params: Any) -> torch.optim.Optimizer:
-    """The optimizer a spec names: ``adam``, ``adamw`` or ``sgd`` (momentum 0.9), with its lr and weight decay."""
+    """The optimizer a spec names: ``adam``, ``adamw`` or ``sgd`` (``spec.momentum``), with its lr and weight decay."""
     if spec.optimizer == "adam":
         return torch.optim.Adam(params, lr=spec.lr, weight_decay=spec.weight_decay)
     if spec.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
     if spec.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=spec.lr, weight_decay=spec.weight_decay, momentum=0.9)
+        return torch.optim.SGD(params, lr=spec.lr, weight_decay=spec.weight_decay, momentum=spec.momentum)
     raise ValueError(f"optimizer: {spec.optimizer!r} is not allowed; choose one of adam, adamw, sgd")
 
 

@@ -25,13 +25,15 @@ def _cmd(out: Path, trials: int) -> list[str]:
 
 
 def _states(db: Path) -> list[TrialState]:
+    """Trial states; a RUNNING trial whose parameters are not yet stored shows as WAITING (not ready to kill)."""
     if not db.exists():
         return []
     try:
         study = optuna.load_study(study_name="killme", storage=f"sqlite:///{db}")
     except Exception:  # not created yet
         return []
-    return [t.state for t in study.get_trials(deepcopy=False)]
+    return [TrialState.WAITING if t.state == TrialState.RUNNING and not t.params else t.state
+            for t in study.get_trials(deepcopy=False)]
 
 
 def test_sigkill_mid_trial_then_rerun_completes_the_budget(tmp_path):

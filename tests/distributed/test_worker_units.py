@@ -50,3 +50,21 @@ def test_interrupted_trials_are_failed_and_requeued(which):
     assert trials[0].state == TrialState.FAIL
     assert trials[1].state == TrialState.WAITING and trials[1].user_attrs[RETRY_OF] == t.number
     assert trials[1].system_attrs["fixed_params"] == trials[0].params  # enqueued: asked next with these
+
+
+def test_the_loser_of_a_race_for_the_last_slot_gives_it_back():
+    from optuna.trial import TrialState
+
+    from autogt.controllers.search import SURPLUS, _surplus, spent_trials
+
+    study = optuna.create_study()
+    for x in (0.1, 0.2):
+        t = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+        study.tell(t, x)
+    a, b = study.ask(), study.ask()  # two workers both saw 2 of 3 spent and asked
+    assert not _surplus(study, a.number, 3) and _surplus(study, b.number, 3)
+    study._storage.set_trial_user_attr(b._trial_id, SURPLUS, True)
+    study.tell(b, state=TrialState.FAIL)
+    study.tell(a, 0.3)
+    assert spent_trials(study) == 3  # the given-back trial is not spent
+    assert not _surplus(study, a.number, 4) and not _surplus(study, b.number, 4)

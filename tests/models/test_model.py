@@ -220,3 +220,46 @@ def test_pe_computed_on_the_fly(mol_task):
     for g in graphs:
         del g.pe_rw
     assert torch.allclose(model(batch_of(graphs)), expected, atol=1e-6)
+
+
+def test_prenorm_layer_normalises_its_input_and_leaves_branches_bare():
+    layer = LayerSpec(local="gcn", attn="full", heads=2, ffn=6, norm="batch", residual=True, prenorm=True, dropout=0.3)
+    gt = GTLayer(layer, 4, 4, head_dim=2).eval()
+    x, ei = torch.randn(5, 4), torch.tensor([[0, 1, 2], [1, 2, 3]])
+    batch, ptr = torch.zeros(5, dtype=torch.long), torch.tensor([0, 5])
+    z = F.relu(gt.in_norm(x))
+    h = (gt.local(z, ei) + x) + (gt.attn(z, batch, ptr) + x)
+    h = h + gt.fc2(F.relu(gt.fc1(h)))
+    assert torch.allclose(gt(x, ei, None, batch, ptr), h, atol=1e-6)
+    # a layer on raw features has no input norm; the branch-output hooks still find their modules
+    raw = GTLayer(layer, 4, 4, head_dim=2, raw_input=True)
+    assert raw.in_norm is None and isinstance(raw.local_norm, torch.nn.Identity)
+    assert _n_params(gt) == _n_params(raw) + 2 * 4
+
+
+def test_prenorm_raw_input_and_head_acts_in_a_dag(nd_task):
+    layers = (LayerSpec(local="skip", inputs=(0,), ffn=0, residual=False, prenorm=True),
+              LayerSpec(local="gin1", inputs=(1,), ffn=0, residual=False, prenorm=True),
+              LayerSpec(local="fc", inputs=(2,), ffn=0, residual=False, prenorm=True))
+    spec = ArchSpec(hidden=8, layers=layers, node_encoder="none", combine="concat", readout_act="relu",
+                    head_act="identity", post_layers=2)
+    model = build_model(spec, nd_task)
+    assert [lp.raw_input for lp in model.plan.layers] == [True, True, False]  # skip passes raw features on
+    assert [layer.in_norm is None for layer in model.layers] == [True, True, False]
+    assert isinstance(model.head[2], torch.nn.Identity) and isinstance(model.readout_act, torch.nn.ReLU)
+    batch = random_graphs([7], nd_task)
+    check_model_forward_backward(model, batch)
+    assert count_params(spec, nd_task) == _n_params(model)
+    with pytest.raises(SpecError, match="head_act"):
+        ArchSpec(head_act="swish")
+    with pytest.raises(SpecError, match="momentum"):
+        ArchSpec(optimizer="sgd", momentum=1.5)
+
+
+def test_gin1_is_one_linear_over_self_plus_neighbour_sum():
+    layer = LayerSpec(local="gin1", attn="none", ffn=0, norm="none", residual=False, act="identity")
+    gt = GTLayer(layer, 3, 2).eval()
+    x, ei = torch.randn(4, 3), torch.tensor([[0, 1, 2], [1, 2, 3]])
+    agg = torch.zeros(4, 3).index_add_(0, ei[1], x[ei[0]])
+    assert torch.allclose(gt(x, ei), gt.local.lin(x + agg), atol=1e-6)
+    assert _n_params(gt) == 3 * 2 + 2

@@ -151,7 +151,9 @@ def test_optimizer_from_spec():
     params = [torch.nn.Parameter(torch.zeros(1))]
     opt = make_optimizer(ArchSpec(optimizer="sgd", lr=0.5, weight_decay=0.1), params)
     assert isinstance(opt, torch.optim.SGD)
-    assert opt.defaults["lr"] == 0.5 and opt.defaults["weight_decay"] == 0.1
+    assert opt.defaults["lr"] == 0.5 and opt.defaults["weight_decay"] == 0.1 and opt.defaults["momentum"] == 0.9
+    plain = make_optimizer(ArchSpec(optimizer="sgd", momentum=0.0), params)  # NAS-Bench-Graph's plain SGD
+    assert plain.defaults["momentum"] == 0.0
     assert isinstance(make_optimizer(ArchSpec(optimizer="adamw"), params), torch.optim.AdamW)
     assert type(make_optimizer(ArchSpec(), params)) is torch.optim.Adam
 

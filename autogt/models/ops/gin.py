@@ -1,4 +1,4 @@
-"""``gin`` (Xu et al. 2019) and ``gine`` (GIN with edge features, Hu et al. 2020).
+"""``gin`` (Xu et al. 2019), ``gine`` (GIN with edge features, Hu et al. 2020) and ``gin1``.
 
 ``x' = MLP((1 + eps) x + sum_j m_ij)`` with ``m_ij = x_j`` (``gin``) or ``relu(x_j + e_ij)`` (``gine``).
 ``eps`` is learnable (initialised to 0). The MLP is ``Linear(in, h) -> norm -> act -> Linear(h, out)``
@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from autogt.models._util import act_params, make_act, make_norm, norm_params, scatter_sum
 from autogt.models.ops._base import linear_params, local_op
 
-__all__ = ["GINConv"]
+__all__ = ["GINConv", "GINLinear"]
 
 
 class GINConv(nn.Module):
@@ -111,3 +111,35 @@ def gine_op(in_dim: int, out_dim: int, *, heads: int, edge_dim: int, layer: Any)
     return GINConv(
         in_dim, out_dim, _hidden(out_dim, layer), norm=layer.norm, act=layer.act, edge_dim=edge_dim, use_edges=True
     )
+
+
+class GINLinear(nn.Module):
+    """``gin1``: ``x' = Linear(x + sum_j x_j)``, GIN with a one-layer "MLP" and ``eps`` fixed at 0.
+
+    This is the ``gin`` op of NAS-Bench-Graph (PyG ``GINConv(Linear(in, out))``); with it a NAS-Bench-Graph
+    architecture is built with exactly the benchmark's parameters.
+
+    Shapes:
+        x ``[n, in_dim]``, edge_index ``[2, e]`` -> ``[n, out_dim]``.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.lin = nn.Linear(in_dim, out_dim)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor | None = None) -> Tensor:
+        agg = scatter_sum(x[edge_index[0]], edge_index[1], x.size(0))  # [n, in]
+        return self.lin(x + agg)  # [n, out]
+
+
+def _gin1_params(in_dim: int, out_dim: int, **_: Any) -> int:
+    return linear_params(in_dim, out_dim)
+
+
+def _gin1_flops(in_dim: int, out_dim: int, *, nodes: float, edges: float, **_: Any) -> float:
+    return edges * in_dim + nodes * in_dim + 2.0 * nodes * in_dim * out_dim
+
+
+@local_op("gin1", num_params=_gin1_params, flops=_gin1_flops)
+def gin1_op(in_dim: int, out_dim: int, *, heads: int, edge_dim: int, layer: Any) -> nn.Module:
+    return GINLinear(in_dim, out_dim)
