@@ -167,6 +167,23 @@ def part_regression(args: argparse.Namespace, raw: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _bench_op(op: str, d_in: int, dim: int) -> nn.Module:
+    import torch_geometric.nn as pyg
+
+    if op == "gat":
+        return pyg.GATConv(d_in, dim // 4, heads=4)
+    if op == "gin":
+        return pyg.GINConv(nn.Linear(d_in, dim))
+    if op == "cheb":
+        return pyg.ChebConv(d_in, dim, K=2)
+    if op == "fc":
+        return nn.Linear(d_in, dim)
+    if op == "skip":
+        return nn.Identity()
+    conv = {"gcn": pyg.GCNConv, "sage": pyg.SAGEConv, "arma": pyg.ARMAConv, "graph": pyg.GraphConv}[op]
+    return conv(d_in, dim)
+
+
 class BenchNet(nn.Module):
     """NAS-Bench-Graph's model for one (link, ops), written directly in PyG from the benchmark's description
     (the control for the ``nasbench`` part; autogt builds the same model from an ArchSpec).
@@ -178,8 +195,6 @@ class BenchNet(nn.Module):
 
     def __init__(self, link: tuple[int, ...], ops: tuple[str, ...], in_dim: int, out_dim: int, proto: dict) -> None:
         super().__init__()
-        import torch_geometric.nn as pyg
-
         if proto["num_pre"]:
             raise ValueError("BenchNet covers num_pre=0 protocols only")
         dim, self.p, self.link = proto["dim"], proto["dropout"], link
@@ -189,17 +204,7 @@ class BenchNet(nn.Module):
         self.ops, self.bns = nn.ModuleList(), nn.ModuleList()
         for op, j in zip(ops, link, strict=True):
             d_in = in_dim if self.raw[j] else dim
-            self.ops.append({
-                "gat": lambda: pyg.GATConv(d_in, dim // 4, heads=4),
-                "gcn": lambda: pyg.GCNConv(d_in, dim),
-                "gin": lambda: pyg.GINConv(nn.Linear(d_in, dim)),
-                "cheb": lambda: pyg.ChebConv(d_in, dim, K=2),
-                "sage": lambda: pyg.SAGEConv(d_in, dim),
-                "arma": lambda: pyg.ARMAConv(d_in, dim),
-                "graph": lambda: pyg.GraphConv(d_in, dim),
-                "fc": lambda: nn.Linear(d_in, dim),
-                "skip": lambda: nn.Identity(),
-            }[op]())
+            self.ops.append(_bench_op(op, d_in, dim))
             self.bns.append(nn.BatchNorm1d(dim))
         self.leaves = [i for i in range(1, len(link) + 1) if i not in link]
         width = sum(in_dim if self.raw[i] else dim for i in self.leaves)
@@ -275,7 +280,8 @@ def part_nasbench(args: argparse.Namespace, raw: dict[str, Any]) -> list[Row]:
     raw["nasbench/cora"] = {"key": key, "link": list(link), "ops": list(ops), "bench": table[key], "runs": results}
     name = "-".join(ops) + " @ " + "".join(map(str, link))
     row = Row("nasbench", dataset, f"best-valid arch {name}", "accuracy", ours,
-              f"bench perf {ref:.2f} (valid {table[key]['valid_perf'] * 100:.2f})", epoch_s=statistics.fmean(epoch_times))
+              f"bench perf {ref:.2f} (valid {table[key]['valid_perf'] * 100:.2f})",
+              epoch_s=statistics.fmean(epoch_times))
     row.check = "ok" if abs(row.mean - ref) <= 1.5 else f"MISS ({row.mean - ref:+.2f})"
     ctrl = Row("nasbench", dataset, "same arch, plain PyG (control)", "accuracy", control, f"bench perf {ref:.2f}")
     ctrl.check = f"autogt - control {row.mean - ctrl.mean:+.2f}"

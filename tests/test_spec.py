@@ -6,7 +6,8 @@ from autogt.models.spec import ArchSpec, LayerSpec, SpecError
 
 
 def test_roundtrip_and_hash_stable():
-    spec = ArchSpec(hidden=32, layers=(LayerSpec(local="gin", attn="full", heads=2), LayerSpec(local="gcn", inputs=(0,))),
+    spec = ArchSpec(hidden=32,
+                    layers=(LayerSpec(local="gin", attn="full", heads=2), LayerSpec(local="gcn", inputs=(0,))),
                     pe="rw", pe_dim=8, combine="concat")
     assert ArchSpec.from_json(spec.to_json()) == spec
     assert ArchSpec.from_yaml(spec.to_yaml()) == spec

@@ -9,7 +9,9 @@ when widths differ)::
     FFN:    h = norm_f(h + dropout_p(fc2(dropout_p(act(fc1(h))))))                # "h +" only if residual
 
 So a layer with ``residual=False, attn="none", ffn=0, norm="none"`` is exactly
-``dropout(act(op(x)))``.
+``dropout(act(op(x)))``. An *identity* op (``skip``) is used as is: no activation, dropout, residual
+or norm around it. Ops map ``in_dim -> out_dim`` directly (DAG layers may change width); attention
+maps ``in_dim -> out_dim`` through its ``o`` projection; the FFN works at ``out_dim``.
 
 With ``layer.prenorm`` (pre-activation) the input is normalised instead and the branches are left bare::
 
@@ -18,9 +20,7 @@ With ``layer.prenorm`` (pre-activation) the input is normalised instead and the 
     FFN:    h = (h +) fc2(dropout_p(act(fc1(h))))
 
 ``local_norm``/``attn_norm``/``ffn_norm`` are then ``nn.Identity`` (kept so that hooks on branch
-outputs, as in :mod:`autogt.compress`, see the same places). An *identity* op (``skip``) is used as is: no activation, dropout, residual
-or norm around it. Ops map ``in_dim -> out_dim`` directly (DAG layers may change width); attention
-maps ``in_dim -> out_dim`` through its ``o`` projection; the FFN works at ``out_dim``.
+outputs, as in :mod:`autogt.compress`, see the same places).
 """
 
 from __future__ import annotations

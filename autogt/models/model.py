@@ -12,8 +12,9 @@ Forward pass, top to bottom::
     y = head(pool(h)) (graph level) or head(h) (node level)
 
 The head is ``post_layers`` Linear layers (``out -> hidden -> ... -> num_outputs``) with ``head_act``
-(default: ``layers[0].act``) between them and ``head_dropout`` before each; with ``spec.output == "layer"`` there is no head and the last
-layer is ``num_outputs`` wide (Kipf & Welling's GCN). ``pre_layers`` and the head use ``layers[0].act``.
+(default: ``layers[0].act``) between them and ``head_dropout`` before each; with ``spec.output == "layer"``
+there is no head and the last layer is ``num_outputs`` wide (Kipf & Welling's GCN). ``pre_layers`` use
+``layers[0].act``.
 
 Virtual node (Hu et al. 2020, GIN-VN): a per-graph vector (zero-initialised embedding) added to every
 node of each layer's input; before layer ``i > 0`` it is updated as

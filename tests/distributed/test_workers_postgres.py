@@ -8,7 +8,6 @@ import socket
 from pathlib import Path
 
 import optuna
-import pytest
 from optuna.trial import TrialState
 from worker_helpers import finish, make_db, start_worker, wait_for
 

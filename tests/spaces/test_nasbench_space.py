@@ -9,7 +9,6 @@ import nas_bench_graph as nbg
 import pytest
 
 from autogt.models import build_model
-
 from autogt.spaces import SpaceError, load_space, nasbench
 
 ALL_LINKS = list(itertools.product(*[range(i + 1) for i in range(4)]))  # the 24 valid link lists
