@@ -63,8 +63,9 @@ with ``eps = 0``), ``attn=none``, ``ffn=0``, ``norm=batch``, ``act=relu``, ``res
 ``linear`` (``num_pre=1``: one Linear without activation), ``post_layers=1+num_pro``, ``in_dropout=p``,
 ``lr``, ``weight_decay``, ``optimizer`` (plain SGD: ``momentum=0``). Remaining differences: (1) ``Cell``
 allocates a BatchNorm for a node that reads raw features and never uses it (autogt builds none: ``2 * dim``
-fewer parameters per such node); (2) with ``num_pre=1`` the benchmark applies input dropout before the pre-layer, autogt after the
-encoder; (3) a ``skip`` reading raw features keeps the raw width there, autogt projects it to ``dim``.
+fewer parameters per such node); (2) with ``num_pre=1`` the benchmark applies input dropout before the
+pre-layer, autogt after the encoder; (3) a ``skip`` reading raw features keeps the raw width there, autogt
+projects it to ``dim``.
 The tabular evaluator does not depend on any of this: it only needs :func:`from_spec`.
 
 Example:
