@@ -19,6 +19,7 @@ import sys
 from typing import Any
 
 from autogt.cli._common import CLIError, add_data_args, add_json_arg, emit_json, task_from_args
+from autogt.cli._train import _elastic, add_elastic_args, elastic_requested
 
 __all__ = ["add_parser", "run"]
 
@@ -55,6 +56,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-bank", action="store_true", help="neither read priors from nor write results to the bank")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    add_elastic_args(p)
     p.add_argument("--tabular-delay", type=float, default=0.0, help=argparse.SUPPRESS)  # tests: slow look-ups
     add_json_arg(p)
     return p
@@ -74,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs < 1:
         raise CLIError(f"--epochs: must be >= 1, got {args.epochs}")
     objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
+    if elastic_requested(args) and parse_tabular(args.data):
+        raise CLIError("--elastic: tabular look-ups (nasbench:NAME) train nothing; use a real data set")
     try:
         data = args.data if parse_tabular(args.data) else task_from_args(args, seed=args.seed)
         result = search(
@@ -85,8 +89,11 @@ def run(args: argparse.Namespace) -> int:
         )
     except (SpaceError, SearchError, ControllerError, UnknownNameError, ImportError) as exc:
         raise CLIError(str(exc)) from exc
+    summary = result.to_dict()
+    if elastic_requested(args) and result.best is not None and result.best.spec is not None:
+        summary["elastic"] = _train_elastic(result, data, args)
     if args.json:
-        emit_json(result.to_dict())
+        emit_json(summary)
         return 0
     best = result.best
     print(f"study    {result.study}  ({result.trials} trials)")
@@ -102,7 +109,29 @@ def run(args: argparse.Namespace) -> int:
     print(f"checkpoint {result.checkpoint or '- (tabular data: no training)'}")
     print(f"results  {result.results}")
     print(f"report   {result.report or '-'}")
+    if "elastic" in summary:
+        e = summary["elastic"]
+        print(f"elastic  {e['status']}: val {e['val']}, test {e['test']}, granularities {e['granularities']}")
+        print(f"         checkpoint {e['checkpoint']}")
     if result.prior and result.prior.get("tasks"):
         used = ", ".join(f"{n} ({s:.2f})" for n, s in result.prior["tasks"])
         print(f"prior    from bank tasks: {used}")
     return 0
+
+
+def _train_elastic(result: Any, task: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """``--elastic``: re-train the winner with nested FFNs (full ``--epochs`` budget) next to the search."""
+    from pathlib import Path
+
+    from autogt.controllers.search import default_out, split_device
+    from autogt.train import Budget, evaluate
+
+    spec, step = _elastic(result.best.spec, args)
+    out = (Path(result.results).parent if result.results else default_out(result.study)) / "elastic"
+    device, _profile = split_device(args.device)
+    print(f"autogt: training the winner elastic ({', '.join(f'{f:g}' for f in spec.elastic)}) into {out}",
+          file=sys.stderr)
+    r = evaluate(spec, task, Budget(epochs=args.epochs), seed=args.seed, device=device, out_dir=out,
+                 progress=not args.no_progress, step_loss=step)
+    return {"status": r.status, "val": r.val, "test": r.test, "granularities": list(spec.elastic),
+            "mode": step.mode, "spec": spec.to_dict(), "checkpoint": r.checkpoint, "reason": r.reason}

@@ -39,14 +39,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None,
                    help="checkpoint folder (default: runs/train-<data>-<spechash>); holds model.safetensors")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default: cpu)")
-    p.add_argument("--elastic", nargs="?", const="default", default=None, metavar="FRACTIONS",
-                   help="train nested FFNs (MatFormer); optional granularities, e.g. 0.125,0.25,0.5,1 (the default; "
-                        "a spec with 'elastic' set is always trained elastic)")
-    p.add_argument("--elastic-mode", choices=("sampled", "joint"), default=None,
-                   help="elastic loss (implies --elastic): one sampled granularity per step, or the sum over all "
-                        "(default: sampled)")
-    p.add_argument("--elastic-probs", default=None, metavar="P1,P2,...",
-                   help="sampled: probability of each granularity; joint: weight of each loss (default: equal)")
+    add_elastic_args(p)
     add_json_arg(p)
     return p
 
@@ -86,6 +79,22 @@ def _floats(text: str, flag: str) -> list[float]:
         raise CLIError(f"{flag}: expected comma-separated numbers, got {text!r}") from exc
 
 
+def add_elastic_args(p: argparse.ArgumentParser) -> None:
+    """``--elastic [FRACTIONS] --elastic-mode --elastic-probs`` (shared by ``train`` and ``search``)."""
+    p.add_argument("--elastic", nargs="?", const="default", default=None, metavar="FRACTIONS",
+                   help="train nested FFNs (MatFormer); optional granularities, e.g. 0.125,0.25,0.5,1 (the default; "
+                        "a spec with 'elastic' set is always trained elastic)")
+    p.add_argument("--elastic-mode", choices=("sampled", "joint"), default=None,
+                   help="elastic loss (implies --elastic): one sampled granularity per step, or the sum over all "
+                        "(default: sampled)")
+    p.add_argument("--elastic-probs", default=None, metavar="P1,P2,...",
+                   help="sampled: probability of each granularity; joint: weight of each loss (default: equal)")
+
+
+def elastic_requested(args: argparse.Namespace) -> bool:
+    return args.elastic is not None or args.elastic_mode is not None or args.elastic_probs is not None
+
+
 def _elastic(spec: Any, args: argparse.Namespace) -> tuple[Any, Any]:
     """The elastic spec and training step for ``--elastic`` (see :mod:`autogt.elastic`)."""
     from autogt.elastic import ElasticError, ElasticStep, elastic_spec
@@ -115,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--device cuda: CUDA is not available on this machine")
     spec = _load_spec(args.spec)
     step_loss = None
-    if spec.elastic or args.elastic is not None or args.elastic_mode is not None or args.elastic_probs is not None:
+    if spec.elastic or elastic_requested(args):
         spec, step_loss = _elastic(spec, args)
     task = task_from_args(args, seed=args.seed)
     _check_buildable(spec, task)

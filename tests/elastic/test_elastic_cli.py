@@ -75,3 +75,27 @@ def test_extract_cli_table_and_errors(elastic_run, capsys, tmp_path):
         assert code == 2 and match in capsys.readouterr().err
     code = main(["extract", str(tmp_path / "missing.safetensors"), "--budget", "flops=0.5"])
     assert code == 2
+
+
+def test_search_elastic_trains_the_winner_nested(csv_and_spec, capsys, tmp_path):
+    from autogt.train import load_checkpoint
+
+    space = tmp_path / "tiny.yaml"
+    space.write_text("name: tiny\nmodel:\n  hidden: 16\n  batch_size: 16\nlayers:\n  depth: 1\n  each:\n"
+                     "    local: {choices: [gine, gin]}\n    attn: full\n    heads: 2\n    ffn: 32\n")
+    capsys.readouterr()
+    code = main(["search", "--data", str(csv_and_spec / "mols.csv"), "--space", str(space), "--trials", "2",
+                 "--epochs", "1", "--controller", "random", "--out", str(tmp_path / "s"), "--no-bank",
+                 "--no-report", "--no-progress", "--elastic", "0.5,1", "--elastic-mode", "joint", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    e = out["elastic"]
+    assert e["status"] == "ok" and e["granularities"] == [0.5, 1.0] and e["mode"] == "joint"
+    ckpt = load_checkpoint(e["checkpoint"])
+    assert ckpt.spec.elastic == (0.5, 1.0)
+    from autogt.models.spec import ArchSpec
+
+    assert ckpt.spec.replace(elastic=()) == ArchSpec.from_dict(out["best"]["spec"])  # the winner, made elastic
+    code = main(["search", "--data", "nasbench:cora", "--space", "nasbench_graph", "--trials", "1", "--elastic",
+                 "--out", str(tmp_path / "t"), "--no-bank"])
+    assert code == 2 and "tabular" in capsys.readouterr().err
