@@ -65,6 +65,10 @@ def _scaled(results: list[dict[str, Any]]) -> list[float]:
     return [r["test"] * scale for r in results if r.get("test") is not None]
 
 
+def sd(xs: list[float]) -> float:
+    return statistics.stdev(xs) if len(xs) > 1 else 0.0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default="bbbp")
@@ -108,7 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     a, b = _scaled(ours), _scaled(base_runs)
     better = (statistics.fmean(a) < statistics.fmean(b)) if task.kind == "regression" else \
         (statistics.fmean(a) > statistics.fmean(b))
-    sd = (lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0)
     table = "\n".join([
         f"| data | search | wall | winner | params | test {task.metric} (winner, {len(a)} seeds) | "
         f"{baseline} baseline | beats baseline |",
