@@ -283,6 +283,8 @@ def _surplus(study: optuna.Study, number: int, budget: int) -> bool:
     """Whether trial ``number``, just asked, lies beyond the budget: trials with lower numbers (done, running or
     queued) already fill it. Workers check the budget before asking, so two of them can both take the last
     slot; the one with the higher trial number gives it back."""
+    if number < budget:  # trial numbers are dense: fewer than ``budget`` trials come before this one
+        return False
     trials = study.get_trials(deepcopy=False)
     retried = _retried(trials)
     return sum(1 for t in trials if t.number < number and _counts(t, retried)) >= budget
@@ -580,16 +582,19 @@ def _run_loop(study: optuna.Study, storage: Any, ctrl: Controller, space: Space,
                unit="trial", desc=study.study_name[:40], dynamic_ncols=True)
     try:
         while True:
-            current = study.get_trials(deepcopy=False)
-            spent = spent_trials(study, current)
-            bar.n = min(spent, trials)
-            best = _best_value(study, current)
-            if best is not None:
-                bar.set_postfix_str(f"best={best:.4g}", refresh=False)
-            bar.refresh()
-            others_running = sum(1 for t in current if t.state == TrialState.RUNNING)
-            if spent + others_running >= trials:
-                break
+            # every trial, whatever its state, holds at most one slot: while there are fewer trials than the
+            # budget there is room, and the O(study size) scan is only needed for the progress bar or near the end
+            if progress or storage.get_n_trials(study_id) >= trials:
+                current = study.get_trials(deepcopy=False)
+                spent = spent_trials(study, current)
+                bar.n = min(spent, trials)
+                best = _best_value(study, current)
+                if best is not None:
+                    bar.set_postfix_str(f"best={best:.4g}", refresh=False)
+                bar.refresh()
+                others_running = sum(1 for t in current if t.state == TrialState.RUNNING)
+                if spent + others_running >= trials:
+                    break
             if timeout is not None and time.monotonic() - started >= timeout:
                 break
             proposal = ctrl.ask()
