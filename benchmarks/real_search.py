@@ -54,6 +54,8 @@ def retrain(spec: Any, data: str, seeds: list[int], epochs: int, patience: int) 
     task = autogt.load_task(data)
     out = []
     for seed in seeds:
+        if task.split_name == "random":  # as benchmarks/baselines.py: the random split is re-drawn per seed
+            task = autogt.load_task(data, seed=seed)
         r = evaluate(spec, task, Budget(epochs=epochs, patience=patience, latency_repeats=0), seed=seed)
         print(f"  seed {seed}: {r.status} val={r.val} test={r.test} epochs={r.epochs}", file=sys.stderr, flush=True)
         out.append(r.to_dict())
