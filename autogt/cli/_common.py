@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from typing import Any
+
+from autogt._json import json_safe
 
 __all__ = ["CLIError", "fail", "add_data_args", "add_json_arg", "emit_json", "task_from_args", "print_table"]
 
@@ -52,19 +53,9 @@ def task_from_args(args: argparse.Namespace, *, seed: int = 0) -> Any:
         raise CLIError(str(exc)) from exc
 
 
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def emit_json(obj: dict[str, Any]) -> None:
     """Print one JSON object (NaN/inf become null) on stdout."""
-    print(json.dumps(_clean(obj), sort_keys=False))
+    print(json.dumps(json_safe(obj), sort_keys=False))
 
 
 def print_table(rows: list[dict[str, Any]], file: Any = None) -> None:

@@ -15,6 +15,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from autogt._json import json_safe
+
 __all__ = ["to_markdown", "write_report"]
 
 _KEYS = ("metric", "val", "test", "params", "flops", "latency_ms", "latency_pred_ms")
@@ -28,16 +30,6 @@ def _fmt(v: Any) -> str:
             return "-"
         return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
     return str(v)
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def to_markdown(report: dict[str, Any]) -> str:
@@ -82,6 +74,6 @@ def write_report(out_dir: str | Path, report: dict[str, Any]) -> tuple[Path, Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     js, md = out / "report.json", out / "report.md"
-    js.write_text(json.dumps(_clean(report), indent=2, sort_keys=False, default=str) + "\n")
+    js.write_text(json.dumps(json_safe(report), indent=2, sort_keys=False, default=str) + "\n")
     md.write_text(to_markdown(report))
     return js, md
