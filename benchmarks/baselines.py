@@ -170,62 +170,6 @@ def part_regression(args: argparse.Namespace, raw: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def _bench_op(op: str, d_in: int, dim: int) -> nn.Module:
-    import torch_geometric.nn as pyg
-
-    if op == "gat":
-        return pyg.GATConv(d_in, dim // 4, heads=4)
-    if op == "gin":
-        return pyg.GINConv(nn.Linear(d_in, dim))
-    if op == "cheb":
-        return pyg.ChebConv(d_in, dim, K=2)
-    if op == "fc":
-        return nn.Linear(d_in, dim)
-    if op == "skip":
-        return nn.Identity()
-    conv = {"gcn": pyg.GCNConv, "sage": pyg.SAGEConv, "arma": pyg.ARMAConv, "graph": pyg.GraphConv}[op]
-    return conv(d_in, dim)
-
-
-class BenchNet(nn.Module):
-    """NAS-Bench-Graph's model for one (link, ops), written directly in PyG from the benchmark's description
-    (the control for the ``nasbench`` part; autogt builds the same model from an ArchSpec).
-
-    ``x = dropout(x)``; node ``i`` reads ``h = out[link[i]]``, applies ``dropout(relu(BN_i(h)))`` unless ``h``
-    is raw features, then its op; ``relu(concat(leaves))`` goes through ``Linear -> Linear`` (``num_pro=1``) or
-    one ``Linear``. Only the ``num_pre=0`` data sets (cora, citeseer, pubmed, arxiv) are covered.
-    """
-
-    def __init__(self, link: tuple[int, ...], ops: tuple[str, ...], in_dim: int, out_dim: int, proto: dict) -> None:
-        super().__init__()
-        if proto["num_pre"]:
-            raise ValueError("BenchNet covers num_pre=0 protocols only")
-        dim, self.p, self.link = proto["dim"], proto["dropout"], link
-        self.raw = [True]  # raw[j]: node j's output is the raw features
-        for op, j in zip(ops, link, strict=True):
-            self.raw.append(self.raw[j] and op == "skip")
-        self.ops, self.bns = nn.ModuleList(), nn.ModuleList()
-        for op, j in zip(ops, link, strict=True):
-            d_in = in_dim if self.raw[j] else dim
-            self.ops.append(_bench_op(op, d_in, dim))
-            self.bns.append(nn.BatchNorm1d(dim))
-        self.leaves = [i for i in range(1, len(link) + 1) if i not in link]
-        width = sum(in_dim if self.raw[i] else dim for i in self.leaves)
-        self.head = nn.Sequential(nn.Linear(width, dim), nn.Linear(dim, out_dim)) if proto["num_pro"] \
-            else nn.Linear(width, out_dim)
-
-    def forward(self, data: Any) -> torch.Tensor:
-        import torch.nn.functional as F
-
-        outs = [F.dropout(data.x, self.p, self.training)]
-        for op, bn, j in zip(self.ops, self.bns, self.link, strict=True):
-            h = outs[j]
-            if not self.raw[j]:
-                h = F.dropout(F.relu(bn(h)), self.p, self.training)
-            outs.append(op(h) if isinstance(op, (nn.Linear, nn.Identity)) else op(h, data.edge_index))
-        return self.head(torch.relu(torch.cat([outs[i] for i in self.leaves], dim=-1)))
-
-
 def _train_bench_net(model: nn.Module, g: Any, proto: dict, epochs: int) -> tuple[float, float]:
     """Full-batch training with the benchmark's optimizer; (val, test) accuracy at the best-validation epoch."""
     import torch.nn.functional as F
@@ -251,10 +195,12 @@ def part_nasbench(args: argparse.Namespace, raw: dict[str, Any]) -> list[Row]:
     """The NAS-Bench-Graph architecture with the best validation accuracy on Cora, built as an ArchSpec
     (:func:`autogt.spaces.nasbench.to_spec`) and trained by :func:`autogt.train.evaluate` with the bench's
     protocol, 5 seeds; check: mean test accuracy within 1.5 points of the bench's ``perf``. Control: the same
-    architecture written directly in PyG (:class:`BenchNet`), same protocol and seeds, so a gap can be told
+    architecture written directly in PyG (:class:`autogt.testing.nasbench_reference.BenchNet`), same
+    protocol and seeds, so a gap can be told
     apart from an evaluator problem.
     """
     from autogt.spaces import nasbench
+    from autogt.testing.nasbench_reference import BenchNet
 
     dataset = "cora"
     proto = nasbench.protocol(dataset)
