@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--k", type=int, default=3, help="similar tasks in the prior")
     p.add_argument("--top", type=int, default=20, help="designs per similar task voting in the prior")
     p.add_argument("--n-designs", type=int, default=5, help="concrete designs to try first")
-    p.add_argument("--min-distance", type=int, default=2, help="proposed designs differ in this many parameters")
+    p.add_argument("--min-distance", type=int, default=1, help="proposed designs differ in this many parameters")
     p.add_argument("--method", default="auto", help="similarity: auto, meta, anchors")
     p.add_argument("--w0", type=float, default=0.9)
     p.add_argument("--c", type=float, default=10.0)

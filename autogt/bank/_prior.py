@@ -96,7 +96,7 @@ def build_prior(
     *,
     top: int = 20,
     n_designs: int = 5,
-    min_distance: int = 2,
+    min_distance: int = 1,
     candidates: int = 200,
     rank_by: str = "val+test",
     aggregate: str = "logit",

@@ -238,7 +238,7 @@ def space_to_params(space: Any) -> Callable[[BankDesign], Mapping[str, Any] | No
 
 
 def prior_for(task: Any, bank: Any, space: Any, *, k: int = 3, anchors: Mapping[str, float] | None = None,
-              method: str = "auto", top: int = 20, n_designs: int = 5, min_distance: int = 2,
+              method: str = "auto", top: int = 20, n_designs: int = 5, min_distance: int = 1,
               to_params: Callable[[BankDesign], Mapping[str, Any] | None] | None = None,
               **build_kw: Any) -> Prior:
     """The transfer prior for ``task`` in ``space`` from the ``k`` most similar bank tasks.
