@@ -123,7 +123,8 @@ def _selected(args: argparse.Namespace, targets: dict[str, Any]) -> list[tuple[s
 
 # ----------------------------------------------------------------------------- parts
 PLANETOID_TARGETS = {"cora": (81.5, 1.0), "citeseer": (70.3, 1.5)}
-MOLNET_TARGETS = {"bbbp": (65.8, 4.5), "bace": (70.1, 5.4), "tox21": (74.0, 0.8)}
+MOLNET_TARGETS = {"bbbp": (65.8, 4.5, 61.3), "bace": (70.1, 5.4, 64.7), "tox21": (74.0, 0.8, 72.5)}
+"""Hu et al. (2020) no-pretraining GIN: mean, std, and the lower edge the foundation issue sets."""
 REGRESSION_TARGETS = {"esol": 0.58, "freesolv": 1.15}
 
 
@@ -145,9 +146,8 @@ def part_molnet(args: argparse.Namespace, raw: dict[str, Any]) -> list[Row]:
     seeds = list(range(args.seeds or (1 if args.quick else 3)))
     budget = Budget(epochs=args.epochs or (2 if args.quick else 100), patience=args.patience, latency_repeats=0)
     rows = []
-    for data, (target, spread) in _selected(args, MOLNET_TARGETS):
+    for data, (target, spread, lower) in _selected(args, MOLNET_TARGETS):
         values, results, epoch_s = _run_seeds("molnet", data, "gin", budget, seeds, args.device)
-        lower = round(target - spread, 1)
         row = Row("molnet", data, "gin", "rocauc", values, f"{target} ± {spread} (Hu et al. 2020), lower {lower}",
                   epoch_s=epoch_s)
         row.check = "ok" if row.mean >= lower else "MISS"
