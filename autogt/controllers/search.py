@@ -279,6 +279,20 @@ def _counts(t: FrozenTrial, retried: set[int]) -> bool:
     return t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
 
+def _n_trials(storage: Any, study_id: int) -> int:
+    """Number of trials of a study in any state; one ``COUNT`` on RDB storages (Optuna's ``get_n_trials`` loads
+    every trial, which makes a loop over a large study quadratic)."""
+    engine = getattr(storage, "engine", None)
+    if engine is not None:
+        import sqlalchemy
+        from optuna.storages._rdb.models import TrialModel
+
+        with engine.connect() as conn:
+            query = sqlalchemy.select(sqlalchemy.func.count()).select_from(TrialModel.__table__)
+            return int(conn.execute(query.where(TrialModel.__table__.c.study_id == study_id)).scalar_one())
+    return storage.get_n_trials(study_id)
+
+
 def _surplus(study: optuna.Study, number: int, budget: int) -> bool:
     """Whether trial ``number``, just asked, lies beyond the budget: trials with lower numbers (done, running or
     queued) already fill it. Workers check the budget before asking, so two of them can both take the last
@@ -584,7 +598,7 @@ def _run_loop(study: optuna.Study, storage: Any, ctrl: Controller, space: Space,
         while True:
             # every trial, whatever its state, holds at most one slot: while there are fewer trials than the
             # budget there is room, and the O(study size) scan is only needed for the progress bar or near the end
-            if progress or storage.get_n_trials(study_id) >= trials:
+            if progress or _n_trials(storage, study_id) >= trials:
                 current = study.get_trials(deepcopy=False)
                 spent = spent_trials(study, current)
                 bar.n = min(spent, trials)
