@@ -282,8 +282,8 @@ def _counts(t: FrozenTrial, retried: set[int]) -> bool:
 def _n_trials(storage: Any, study_id: int) -> int:
     """Number of trials of a study in any state; one ``COUNT`` on RDB storages (Optuna's ``get_n_trials`` loads
     every trial, which makes a loop over a large study quadratic)."""
-    engine = getattr(storage, "engine", None)
-    if engine is not None:
+    engine = getattr(storage, "engine", None) or getattr(getattr(storage, "_backend", None), "engine", None)
+    if engine is not None:  # RDBStorage, or Optuna's cache in front of one
         import sqlalchemy
         from optuna.storages._rdb.models import TrialModel
 

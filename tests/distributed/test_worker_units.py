@@ -68,3 +68,20 @@ def test_the_loser_of_a_race_for_the_last_slot_gives_it_back():
     study.tell(a, 0.3)
     assert spent_trials(study) == 3  # the given-back trial is not spent
     assert not _surplus(study, a.number, 4) and not _surplus(study, b.number, 4)
+
+
+def test_trial_count_is_one_query_and_agrees_with_optuna(tmp_path):
+    from autogt.controllers.search import _n_trials
+
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'c.db'}")
+    study = optuna.create_study(storage=storage, study_name="c")
+    other = optuna.create_study(storage=storage, study_name="other")
+    for _ in range(3):
+        study.ask()
+    other.ask()
+    study.enqueue_trial({"x": 1})
+    sid = storage.get_study_id_from_name("c")
+    assert _n_trials(storage, sid) == storage.get_n_trials(sid) == 4
+    assert _n_trials(study._storage, sid) == 4  # through Optuna's cached storage too
+    memory = optuna.storages.InMemoryStorage()
+    assert _n_trials(memory, memory.create_new_study([optuna.study.StudyDirection.MINIMIZE])) == 0
