@@ -20,12 +20,14 @@ Usage:
     python benchmarks/nasbench_search.py                      # all data sets, 20 seeds, budgets 10/20/50/100
     python benchmarks/nasbench_search.py --datasets cora --seeds 3 --controllers tpe,random,plain-tpe
 
-Writes ``benchmarks/out/nasbench_search.json`` (raw per-run traces and the summary) and prints Markdown.
+Writes ``benchmarks/out/nasbench_search.json.gz`` (gzip-compressed JSON: raw per-run traces and the summary)
+and prints Markdown.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 import os
@@ -211,7 +213,7 @@ def merge(paths: list[str], out_path: str, datasets: list[str], budgets: list[in
     queries: dict[str, int] = {}
     controllers: list[str] = []
     for path in paths:  # a later file replaces earlier runs of the same (controller, data set, seed)
-        data = json.loads(Path(path).read_text())
+        data = json.loads(_read(path))
         for run in data["runs"]:
             by_key[(run["controller"], run["dataset"], run["seed"])] = run
             queries[run["controller"]] = queries.get(run["controller"], 0) + len(run["trace"])
@@ -235,10 +237,22 @@ def merge(paths: list[str], out_path: str, datasets: list[str], budgets: list[in
                       f"{c} {low}-{high} ({', '.join(f'{d} {n}' for d, n in per_data.items() if n != low)})")
     text += "\n\nSeeds (runs) per data set: " + "; ".join(counts)
     print(text)
-    Path(out_path).write_text(json.dumps({"datasets": datasets, "budgets": budgets, "controllers": order,
+    _write(out_path, json.dumps({"datasets": datasets, "budgets": budgets, "controllers": order,
                                           "best_valid": best_valid, "summary": summary, "seconds": seconds,
                                           "runs": runs, "markdown": text}))
     return 0
+
+
+def _write(path: str | Path, text: str) -> None:
+    """Write ``text``; gzip-compressed when ``path`` ends in ``.gz`` (the per-run traces are megabytes)."""
+    path = Path(path)
+    data = text.encode()
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+
+
+def _read(path: str | Path) -> str:
+    data = Path(path).read_bytes()
+    return (gzip.decompress(data) if str(path).endswith(".gz") else data).decode()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed-start", type=int, default=0, help="first seed (to add seeds to an earlier run)")
     ap.add_argument("--controllers", default=None, help="default: every registered controller + plain-tpe,plain-random")
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "out" / "nasbench_search.json"))
+    ap.add_argument("--out", default=str(Path(__file__).parent / "out" / "nasbench_search.json.gz"))
     ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                     help="combine earlier outputs (e.g. GP run separately) into one table instead of running")
     args = ap.parse_args(argv)
@@ -284,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"datasets": datasets, "budgets": budgets, "seeds": args.seeds,
+    _write(out, json.dumps({"datasets": datasets, "budgets": budgets, "seeds": args.seeds,
                                "controllers": controllers, "best_valid": best_valid, "summary": summary,
                                "seconds": seconds, "runs": runs, "markdown": text, "pid": os.getpid()}))
     return 0
