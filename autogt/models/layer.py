@@ -64,7 +64,7 @@ class GTLayer(nn.Module):
         self.in_dim, self.out_dim = in_dim, out_dim
         self.residual, self.dropout = layer.residual, layer.dropout
         self.prenorm = layer.prenorm
-        post_norm = (lambda width: nn.Identity()) if self.prenorm else (lambda width: make_norm(layer.norm, width))
+        post = "none" if self.prenorm else layer.norm  # prenorm: identity norms after the branches
         self.in_norm: nn.Module | None = None
         if self.prenorm and not raw_input:
             self.in_norm = make_norm(layer.norm, in_dim)
@@ -73,11 +73,11 @@ class GTLayer(nn.Module):
         self.local = factory(in_dim, out_dim, heads=layer.heads, edge_dim=edge_dim, layer=layer)
         self.local_identity = bool(op_attr(factory, "identity"))
         if self.local is not None and not self.local_identity:
-            self.local_act = nn.Identity() if self.prenorm else make_act(layer.act)
-            self.local_norm = post_norm(out_dim)
+            self.local_act = make_act("identity" if self.prenorm else layer.act)
+            self.local_norm = make_norm(post, out_dim)
         self.attn = get("global", layer.attn)(in_dim, out_dim, heads=layer.heads, head_dim=head_dim, layer=layer)
         if self.attn is not None:
-            self.attn_norm = post_norm(out_dim)
+            self.attn_norm = make_norm(post, out_dim)
         uses_res = needs_res(self.local is not None, self.local_identity, self.attn is not None, layer.residual)
         self.res_proj = nn.Linear(in_dim, out_dim, bias=False) if in_dim != out_dim and uses_res else None
         ffn = layer.ffn if layer.ffn is not None else 2 * out_dim
@@ -86,7 +86,7 @@ class GTLayer(nn.Module):
             self.fc1 = nn.Linear(out_dim, ffn)
             self.ffn_act = make_act(layer.act)
             self.fc2 = nn.Linear(ffn, out_dim)
-            self.ffn_norm = post_norm(out_dim)
+            self.ffn_norm = make_norm(post, out_dim)
         self.nested: nn.Module | None = None  # parameter-free granularity switch (autogt.elastic)
         if ffn > 0 and elastic:
             from autogt.elastic._nested import NestedFFN  # lazy: autogt.elastic imports autogt.models
