@@ -141,12 +141,7 @@ def release_own_trials(study: optuna.Study) -> list[int]:
     me = _search._owner()
     out: list[int] = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if _owner_is_me(t.user_attrs.get(_search.OWNER), me):
-            try:
-                study.tell(t.number, state=TrialState.FAIL)
-            except (RuntimeError, ValueError):
-                continue
-            _search._retry(study, t)
+        if _owner_is_me(t.user_attrs.get(_search.OWNER), me) and _search.release(study, t):
             out.append(t.number)
     return out
 
@@ -162,14 +157,8 @@ def release_orphans(study: optuna.Study, grace_s: float) -> list[int]:
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if _search.OWNER in t.user_attrs or t.datetime_start is None:
             continue
-        if (now - t.datetime_start).total_seconds() < grace_s:
-            continue
-        try:
-            study.tell(t.number, state=TrialState.FAIL)
-        except (RuntimeError, ValueError):
-            continue
-        _search._retry(study, t)
-        out.append(t.number)
+        if (now - t.datetime_start).total_seconds() >= grace_s and _search.release(study, t):
+            out.append(t.number)
     return out
 
 

@@ -63,6 +63,9 @@ RETRY_OF = "autogt:retry_of"
 SURPLUS = "autogt:surplus"
 """``user_attrs`` flag of a trial asked while concurrent workers had already claimed the whole budget; it is
 failed unrun and not counted (see :func:`_surplus`)."""
+RELEASED = "autogt:released"
+"""``user_attrs`` flag of a RUNNING trial failed because its run was lost (dead owner, storage outage,
+interrupt); it never counts: its parameters, if it had drawn any, are enqueued again (see :func:`release`)."""
 STUDY_ATTRS = ("data", "space", "objectives")  # must match when a study is resumed
 
 
@@ -231,6 +234,20 @@ def _owner_gone(owner: Any) -> bool:
     return bool(owner.get("start")) and _process_start(pid) != owner.get("start")
 
 
+def release(study: optuna.Study, trial: FrozenTrial) -> bool:
+    """Fail a RUNNING trial whose run was lost and enqueue its parameters again; ``False`` if it was finished
+    meanwhile (by its owner or another worker). The trial is flagged :data:`RELEASED` first, so it is never
+    counted against the budget, not even when the outage struck before it had drawn any parameter."""
+    with contextlib.suppress(Exception):  # finished meanwhile: the tell below says so
+        study._storage.set_trial_user_attr(trial._trial_id, RELEASED, True)
+    try:
+        study.tell(trial.number, state=TrialState.FAIL)
+    except (RuntimeError, ValueError):
+        return False
+    _retry(study, trial)
+    return True
+
+
 def _retry(study: optuna.Study, trial: FrozenTrial) -> None:
     """Enqueue the parameters of an interrupted trial again (also Optuna's stale-heartbeat callback)."""
     if trial.params:
@@ -250,19 +267,15 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
     still = {n for n, state in now.items() if state == TrialState.RUNNING}
     recovered += [t.number for t in running if now.get(t.number) == TrialState.FAIL]  # failed by the heartbeat
     for t in running:
-        if t.number in still and _owner_gone(t.user_attrs.get(OWNER)):
-            try:
-                study.tell(t.number, state=TrialState.FAIL)
-            except (RuntimeError, ValueError):  # finished meanwhile by someone else
-                continue
-            _retry(study, t)
+        if t.number in still and _owner_gone(t.user_attrs.get(OWNER)) and release(study, t):
             recovered.append(t.number)
     return sorted(recovered)
 
 
 def spent_trials(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> int:
-    """Trials counted against the budget: COMPLETE + PRUNED + FAIL, minus FAIL trials that were re-run and
-    surplus trials (asked by a worker that lost the race for the last slot of the budget)."""
+    """Trials counted against the budget: COMPLETE + PRUNED + FAIL, minus FAIL trials that never ran to an
+    end: re-run ones, released ones (:data:`RELEASED`), ones failed before drawing any parameter, and surplus
+    ones (asked by a worker that lost the race for the last slot of the budget)."""
     trials = study.get_trials(deepcopy=False) if trials is None else trials
     retried = _retried(trials)
     return sum(1 for t in trials if t.state not in (TrialState.RUNNING, TrialState.WAITING) and _counts(t, retried))
@@ -275,7 +288,8 @@ def _retried(trials: list[FrozenTrial]) -> set[int]:
 def _counts(t: FrozenTrial, retried: set[int]) -> bool:
     """Whether ``t`` holds (or will hold, when RUNNING / WAITING) one slot of the budget."""
     if t.state == TrialState.FAIL:
-        return t.number not in retried and not t.user_attrs.get(SURPLUS)
+        return (t.number not in retried and bool(t.params)
+                and not t.user_attrs.get(SURPLUS) and not t.user_attrs.get(RELEASED))
     return t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
 
@@ -662,8 +676,7 @@ def _interrupt(study: optuna.Study, number: int) -> None:
     with contextlib.suppress(Exception):
         frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
         if frozen.state == TrialState.RUNNING:
-            study.tell(number, state=TrialState.FAIL)
-            _retry(study, frozen)
+            release(study, frozen)
 
 
 def _best_value(study: optuna.Study, trials: list[FrozenTrial]) -> float | None:

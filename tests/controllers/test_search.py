@@ -85,6 +85,7 @@ def test_trials_left_running_by_a_dead_process_are_failed_and_rerun(tmp_path):
 
     orphan.set_user_attr(OWNER, {"host": socket.gethostname(), "pid": int(dead.stdout), "start": "x"})
     alive = study.ask()  # a running trial of a live process (this one) is left alone
+    load_space("nasbench_graph").sample(alive)
     alive.set_user_attr(OWNER, {"host": socket.gethostname(), "pid": __import__("os").getpid(), "start": ""})
     assert recover_stale_trials(study) == [orphan.number]
     states = {t.number: t.state for t in study.get_trials()}

@@ -85,3 +85,22 @@ def test_trial_count_is_one_query_and_agrees_with_optuna(tmp_path):
     assert _n_trials(study._storage, sid) == 4  # through Optuna's cached storage too
     memory = optuna.storages.InMemoryStorage()
     assert _n_trials(memory, memory.create_new_study([optuna.study.StudyDirection.MINIMIZE])) == 0
+
+
+def test_a_trial_lost_before_drawing_parameters_is_not_spent():
+    """The server went away between ``ask`` and the first ``suggest``: the orphan holds no parameters, so
+    nothing can be re-queued; it must not eat a slot of the budget either (seen in CI: 15 of 16 complete)."""
+    from autogt.controllers.search import RELEASED, spent_trials
+
+    study = optuna.create_study()
+    done = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    study.tell(done, 0.5)
+    study.ask()  # no parameters yet
+    assert release_orphans(study, 0.0) == [1]
+    trials = study.get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]  # nothing to re-queue
+    assert trials[1].user_attrs[RELEASED] is True
+    assert spent_trials(study) == 1
+    crashed = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    study.tell(crashed, state=TrialState.FAIL)  # a genuine failed evaluation is still spent
+    assert spent_trials(study) == 2

@@ -105,7 +105,8 @@ def test_workers_survive_server_restart(pg, tmp_path):
     assert sum(obj["reconnects"] for _rc, obj, _err in results) >= 1  # the outage was seen and survived
     study = _load("restart", storage)
     trials = study.get_trials(deepcopy=False)
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == budget
+    states = [(t.number, t.state.name, sorted(t.params), t.user_attrs.get(RETRY_OF)) for t in trials]
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == budget, states
     assert spent_trials(study, trials) == budget
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     bank = Bank(bank_url, shipped=False)
