@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline-json", default="", help="baselines.py output holding the baseline's runs")
     p.add_argument("--bank", default="", help="bank URL the search writes to (default: none)")
     p.add_argument("--out", default="")
+    p.add_argument("--run-dir", default="", help="search output folder (default runs/real-search-DATA-SPACE-sSEED)")
     args = p.parse_args(argv)
     import torch
 
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     task = autogt.load_task(args.data)
     baseline = args.baseline or ("gps" if task.kind == "regression" else "gin")
     out_path = Path(args.out or f"benchmarks/out/real_search_{args.data}.json")
-    run_dir = Path("runs") / f"real-search-{args.data}-{args.space}-s{args.seed}"
+    run_dir = Path(args.run_dir or f"runs/real-search-{args.data}-{args.space}-s{args.seed}")
     summary, wall = run_search(args, run_dir)
     spec = ArchSpec.from_dict(summary["best"]["spec"])
     print(f"search: {summary['trials']} trials in {wall:.0f} s; best val {summary['best']['val']}", file=sys.stderr)

@@ -61,10 +61,13 @@ class Controller(abc.ABC):
     Attributes:
         space: the space proposals come from.
         objectives: names from :data:`OBJECTIVES`, in the order of the study's directions.
+        trial_attrs: user attributes written on each new trial before it draws any parameter (the search
+            loop records the trial's owner process there, so a crash while sampling leaves no anonymous trial).
     """
 
     space: Space
     objectives: tuple[str, ...] = ("metric",)
+    trial_attrs: dict[str, Any] = {}  # noqa: RUF012  (replaced, never mutated)
 
     @abc.abstractmethod
     def ask(self) -> Proposal:

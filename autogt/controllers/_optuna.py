@@ -122,6 +122,8 @@ class OptunaController(Controller):
         with warnings.catch_warnings():  # our search() records heartbeats itself (see search._heartbeat)
             warnings.filterwarnings("ignore", message="Heartbeat of storage")
             trial = self.study.ask()
+        for key, value in self.trial_attrs.items():
+            trial.set_user_attr(key, value)
         self._open[trial.number] = trial
         try:
             spec, params = self.space.sample(trial)

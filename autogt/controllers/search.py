@@ -45,7 +45,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from autogt.controllers._base import Controller
-from autogt.controllers._optuna import check_objectives, directions
+from autogt.controllers._optuna import OptunaController, check_objectives, directions
 from autogt.controllers.tabular import TabularEvaluator, parse_tabular
 from autogt.models.spec import ArchSpec
 from autogt.spaces import Space, load_space
@@ -183,15 +183,32 @@ def _storage(url: str | optuna.storages.BaseStorage) -> tuple[optuna.storages.Ba
         return url, type(url).__name__
     text = str(url)
     if text.startswith(("sqlite", "postgresql", "mysql", "oracle", "mssql")):
-        engine = {"connect_args": {"timeout": 60}} if text.startswith("sqlite") else None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            rdb = optuna.storages.RDBStorage(text, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
-                                             grace_period=GRACE_S, heartbeat_stale_trial_callback=_retry)
+        rdb = _open_rdb(text)
         if text.startswith("sqlite"):
             _sqlite_wal(rdb)
         return rdb, text
     return optuna.storages.get_storage(text), text
+
+
+def _open_rdb(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage; retried when another process is creating the same schema at the same moment
+    (both see an empty database, the loser's ``alembic_version`` insert fails)."""
+    import sqlalchemy
+
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
+                                                  grace_period=GRACE_S, heartbeat_stale_trial_callback=_retry)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.OperationalError) as e:
+            # sqlite says "table already exists" with OperationalError; elsewhere that is a lost connection
+            if attempt == attempts - 1 or (isinstance(e, sqlalchemy.exc.OperationalError)
+                                           and not url.startswith("sqlite")):
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _sqlite_wal(storage: optuna.storages.RDBStorage) -> None:
@@ -605,6 +622,7 @@ def _run_loop(study: optuna.Study, storage: Any, ctrl: Controller, space: Space,
 
     started = time.monotonic()
     owner = _owner()
+    ctrl.trial_attrs = {**ctrl.trial_attrs, OWNER: owner}  # written before the trial draws any parameter
     study_id = storage.get_study_id_from_name(study.study_name)
     bar = tqdm(total=trials, initial=min(spent_trials(study), trials), file=sys.stderr, disable=not progress,
                unit="trial", desc=study.study_name[:40], dynamic_ncols=True)
@@ -628,7 +646,8 @@ def _run_loop(study: optuna.Study, storage: Any, ctrl: Controller, space: Space,
             proposal = ctrl.ask()
             n = proposal.trial_number
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, n)
-            storage.set_trial_user_attr(trial_id, OWNER, owner)
+            if not isinstance(ctrl, OptunaController):  # one that ignores trial_attrs
+                storage.set_trial_user_attr(trial_id, OWNER, owner)
             if _surplus(study, n, trials):  # lost the race for the last slot: give it back unrun
                 storage.set_trial_user_attr(trial_id, SURPLUS, True)
                 study.tell(n, state=TrialState.FAIL)

@@ -34,6 +34,7 @@ POOLINGS = ("mean", "sum", "max", "attention")
 COMBINES = ("last", "concat", "sum", "mean")
 ACTS = ("relu", "gelu", "elu", "prelu", "tanh", "sigmoid", "identity")
 OPTIMIZERS = ("adam", "adamw", "sgd")
+LR_SCHEDULES = ("constant", "cosine", "plateau")
 OUTPUTS = ("head", "layer")
 
 
@@ -142,6 +143,9 @@ class ArchSpec:
         in_dropout: dropout on the encoded input; ``head_dropout`` before each head layer.
         lr, weight_decay, optimizer, batch_size: training hyper-parameters (part of the design).
         momentum: SGD momentum (``optimizer="sgd"`` only).
+        lr_schedule: ``constant``; ``cosine`` (annealed to ``lr / 100`` over the epoch budget); ``plateau``
+            (halved when the validation metric has not improved for a third of the early-stopping
+            patience, 10 epochs without one; floor ``lr / 100``).
         elastic: nested FFN granularities as fractions of each layer's FFN width (MatFormer), empty if dense.
         output: ``head`` (the ``post_layers`` head MLP makes the prediction) or ``layer`` (the last layer
             itself is ``num_outputs`` wide and is the prediction, as in Kipf & Welling's GCN; needs
@@ -170,6 +174,7 @@ class ArchSpec:
     optimizer: str = "adam"
     batch_size: int = 64
     momentum: float = 0.9
+    lr_schedule: str = "constant"
     elastic: tuple[float, ...] = ()
     output: str = "head"
     readout_act: str = "identity"
@@ -193,6 +198,7 @@ class ArchSpec:
         _check_choice("node_encoder", self.node_encoder, ("auto", "atom", "linear", "none"))
         _check_choice("edge_encoder", self.edge_encoder, ("auto", "bond", "linear", "none"))
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.post_layers < 1:
             raise SpecError(f"post_layers: must be >= 1, got {self.post_layers}")
         _check_choice("output", self.output, OUTPUTS)

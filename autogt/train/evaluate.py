@@ -44,6 +44,7 @@ from torch import nn
 from autogt.models.spec import ArchSpec
 from autogt.train.checkpoint import save_checkpoint
 from autogt.train.loop import (
+    LRSchedule,
     NonFiniteLoss,
     StepLoss,
     TimeUp,
@@ -240,6 +241,7 @@ def _train(
     optimizer = make_optimizer(spec, [p for p in model.parameters() if p.requires_grad])
     loss = loss_fn(task.kind)
     maximize = bool(task.maximize)
+    schedule = LRSchedule(spec, optimizer, epochs=budget.epochs, patience=budget.patience, maximize=maximize)
     deadline = time.perf_counter() + budget.time_s if budget.time_s > 0 else math.inf
 
     from tqdm.auto import tqdm
@@ -262,6 +264,7 @@ def _train(
                 timed_out = True
             train_only += time.perf_counter() - t_epoch
             bar.update(1)
+            val = None
             if timed_out or epoch % budget.eval_every == 0 or epoch == budget.epochs or time.perf_counter() > deadline:
                 y, p = predict(model, feeder.eval("valid"), scaler=run.scaler)
                 val = compute_metric(task.metric, y, p)
@@ -281,6 +284,7 @@ def _train(
             if timed_out or time.perf_counter() > deadline:
                 reason = f"time budget of {budget.time_s:g}s reached"
                 break
+            schedule.step(val)
     finally:
         bar.close()
         res.train_time_s = time.perf_counter() - t_start
