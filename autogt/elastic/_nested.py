@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from autogt.elastic._base import ElasticError, check_fractions, nested_widths
+from autogt.models._util import dropout as _dropout
 
 __all__ = [
     "NestedFFN",
@@ -76,9 +77,9 @@ class NestedFFN(nn.Module):
                 training: bool = False) -> Tensor:
         m = self.width
         if m >= fc1.out_features:
-            return fc2(F.dropout(act(fc1(x)), dropout, training))
+            return fc2(_dropout(act(fc1(x)), dropout, training))
         b1 = fc1.bias[:m] if fc1.bias is not None else None
-        h = F.dropout(act(F.linear(x, fc1.weight[:m], b1)), dropout, training)  # [n, m]
+        h = _dropout(act(F.linear(x, fc1.weight[:m], b1)), dropout, training)  # [n, m]
         return F.linear(h, fc2.weight[:, :m], fc2.bias)  # [n, dim]
 
     def extra_repr(self) -> str:

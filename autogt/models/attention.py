@@ -74,7 +74,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from autogt.models._util import scatter_max
+from autogt.models._util import dropout, scatter_max
 from autogt.models.ops._base import linear_params
 from autogt.registry import register
 
@@ -397,15 +397,6 @@ def attention_cost(ptr: Tensor, *, impl: str = "auto", inner: int = 64) -> dict[
 
 
 # --------------------------------------------------------------------------- kernels
-def _drop(w: Tensor, p: float) -> Tensor:
-    """Dropout through a ``rand >= p`` keep mask (same distribution as ``F.dropout``, faster on CPU)."""
-    if p <= 0.0:
-        return w
-    if p >= 1.0:
-        return torch.zeros_like(w)
-    return w * torch.rand_like(w).ge_(p).mul_(1.0 / (1.0 - p))
-
-
 def _block_attention(plan: AttentionPlan, block: Block, q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None,
                      dropout_p: float) -> Tensor:
     """Softmax attention of one dense block of ``plan``, padded keys masked, ``bias`` added to the scores.
@@ -438,7 +429,7 @@ def _block_attention(plan: AttentionPlan, block: Block, q: Tensor, k: Tensor, v:
     weights = scores.softmax(keys_dim)
     if keys_dim == -2:
         weights = weights.transpose(1, 2)  # [G*H, L_q, L_k] (a view)
-    return torch.bmm(_drop(weights, dropout_p), v3).view(g, h, length, d)
+    return torch.bmm(dropout(weights, dropout_p), v3).view(g, h, length, d)
 
 
 def bucketed_attention(q: Tensor, k: Tensor, v: Tensor, ptr: Tensor, *, dropout_p: float = 0.0,
@@ -535,7 +526,7 @@ def padded_attention(q: Tensor, k: Tensor, v: Tensor, batch: Tensor, *, dropout_
     if bias is not None:
         scores = scores + bias(nodes)
     scores = scores.masked_fill(~valid[:, None, None, :], float("-inf"))
-    weights = F.dropout(scores.softmax(-1), dropout_p, training)  # [G, H, L, L]
+    weights = dropout(scores.softmax(-1), dropout_p, training)  # [G, H, L, L]
     out = (weights @ vd).transpose(1, 2)  # [G, L, H, D]
     return out[valid]  # [n, H, D]
 
@@ -676,7 +667,7 @@ class PerformerAttention(nn.Module):
             out = padded_linear_attention(phi_q, phi_k, v, batch)  # [n, H, D]
         else:
             out = bucketed_linear_attention(phi_q, phi_k, v, ptr, strategy=self.impl)  # [n, H, D]
-        out = F.dropout(out, self.dropout, self.training)
+        out = dropout(out, self.dropout, self.training)
         return self.o(out.reshape(n, self.heads * self.head_dim))  # [n, out]
 
     def extra_repr(self) -> str:

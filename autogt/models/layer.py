@@ -25,10 +25,9 @@ outputs, as in :mod:`autogt.compress`, see the same places).
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from autogt.models._util import make_act, make_norm
+from autogt.models._util import dropout, make_act, make_norm
 from autogt.models.ops._base import op_attr
 from autogt.models.spec import LayerSpec
 from autogt.registry import get
@@ -98,12 +97,12 @@ class GTLayer(nn.Module):
         p, train = self.dropout, self.training
         res = x if self.res_proj is None else self.res_proj(x)  # [n, out] (unused when not needed)
         if self.in_norm is not None:  # prenorm: normalise the input, leave the branches bare
-            x = F.dropout(self.in_act(self.in_norm(x)), p, train)
+            x = dropout(self.in_act(self.in_norm(x)), p, train)
         parts = []
         if self.local is not None:
             h = self.local(x, edge_index, edge_attr)  # [n, out]
             if not self.local_identity:
-                h = self.local_act(h) if self.prenorm else F.dropout(self.local_act(h), p, train)
+                h = self.local_act(h) if self.prenorm else dropout(self.local_act(h), p, train)
                 if self.residual:
                     h = h + res
                 h = self.local_norm(h)
@@ -113,7 +112,7 @@ class GTLayer(nn.Module):
                 raise ValueError("global attention needs batch and ptr")
             h = self.attn(x, batch, ptr)  # [n, out]
             if not self.prenorm:
-                h = F.dropout(h, p, train)
+                h = dropout(h, p, train)
             if self.residual:
                 h = h + res
             parts.append(self.attn_norm(h))
@@ -122,9 +121,9 @@ class GTLayer(nn.Module):
             if self.nested is not None:  # elastic: only the first m hidden units of fc1/fc2
                 f = self.nested(h, self.fc1, self.ffn_act, self.fc2, p, train)  # [n, out]
             else:
-                f = self.fc2(F.dropout(self.ffn_act(self.fc1(h)), p, train))  # [n, out]
+                f = self.fc2(dropout(self.ffn_act(self.fc1(h)), p, train))  # [n, out]
             if not self.prenorm:
-                f = F.dropout(f, p, train)
+                f = dropout(f, p, train)
             h = self.ffn_norm(h + f if self.residual else f)
         return h
 

@@ -39,10 +39,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from autogt.models._util import make_act, make_norm, scatter_sum
+from autogt.models._util import dropout, make_act, make_norm, scatter_sum
 from autogt.models.encoders import CategoricalEncoder, LinearEncoder, PEEncoder
 from autogt.models.layer import GTLayer
 from autogt.models.plan import TaskInfo, make_plan
@@ -194,7 +193,7 @@ class AutoGTModel(nn.Module):
         if self.pe_encoder is not None:
             pe = self.pe_encoder(self._pe(data, n), batch, num_graphs)  # [n, pe_width]
             h = torch.cat([h, pe], dim=-1) if plan.pe_concat else h + pe
-        h = self.pre(F.dropout(h, spec.in_dropout, self.training))  # [n, w0]
+        h = self.pre(dropout(h, spec.in_dropout, self.training))  # [n, w0]
         edges = self.encode_edges(getattr(data, "edge_attr", None))
 
         # ---- layers
@@ -210,7 +209,7 @@ class AutoGTModel(nn.Module):
                 if i > 0:
                     assert prev_in is not None
                     pooled = scatter_sum(prev_in, batch, num_graphs)  # [G, w_prev]
-                    vn = F.dropout(self.vn_mlps[i - 1](pooled + vn), spec.layers[i].dropout, self.training)
+                    vn = dropout(self.vn_mlps[i - 1](pooled + vn), spec.layers[i].dropout, self.training)
                 h_in = h_in + vn[batch]
                 prev_in = h_in
             ea = None

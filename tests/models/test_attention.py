@@ -306,7 +306,7 @@ def test_dropout_path_layout_matches_padded(monkeypatch, sizes, with_bias):
     shorter than 16) is exact once the dropout draw is fixed."""
     import autogt.models.attention as attention
 
-    monkeypatch.setattr(attention, "_drop", lambda w, p: w)
+    monkeypatch.setattr(attention, "dropout", lambda w, p, training=True: w)
     torch.manual_seed(0)
     att = MultiHeadAttention(8, 6, heads=3, head_dim=4, dropout=0.5)
     batch, ptr = _layout(sizes)

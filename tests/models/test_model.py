@@ -12,6 +12,7 @@ from torch_geometric.data import Data
 from autogt.data.task import Task
 from autogt.hardware.flops import count_params
 from autogt.models import ArchSpec, AutoGTModel, GTLayer, LayerSpec, SpecError, build_model
+from autogt.models._util import dropout
 from autogt.models.encoders import CategoricalEncoder
 from autogt.testing.layers import (
     batch_of,
@@ -77,7 +78,8 @@ def test_simple_layer_is_act_op_then_dropout():
     torch.manual_seed(3)
     out = gt(x, ei)
     torch.manual_seed(3)
-    assert torch.allclose(out, F.dropout(F.elu(gt.local(x, ei)), 0.5, True))
+    assert torch.allclose(out, dropout(F.elu(gt.local(x, ei)), 0.5, True))
+    assert (out == 0).any() and (out != 0).any()
     assert _n_params(gt) == _n_params(gt.local)
 
 
