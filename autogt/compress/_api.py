@@ -263,7 +263,8 @@ def prune(checkpoint_or_model: Any, task: Any, target: str | Target, *, method: 
     edges_info: dict[str, Any] | None = None
     edge_keep = 1.0
     if cfg.method == "l0":
-        mcfg = MaskTrainConfig(epochs=cfg.epochs, max_steps=cfg.max_steps, warmup=cfg.warmup, gate_lr=cfg.gate_lr,
+        mcfg = MaskTrainConfig(epochs=cfg.epochs, max_steps=cfg.max_steps, warmup=cfg.warmup, harden=cfg.harden,
+                               tolerance=cfg.tolerance, gate_lr=cfg.gate_lr,
                                lambda_lr=cfg.lambda_lr, weight_lr=cfg.weight_lr, distill_weight=cfg.distill_weight,
                                hidden_weight=cfg.hidden_weight, task_weight=cfg.task_weight,
                                temperature=cfg.temperature, init_log_alpha=cfg.init_log_alpha,

@@ -99,7 +99,11 @@ class PruneConfig:
         latency_batch: graphs per forward for predicted and measured latency (default ``spec.batch_size``).
         torch_device: where training runs (``cpu`` / ``cuda``).
         max_steps: cap on mask-training steps (tests, quick runs).
-        warmup: fraction of mask-training steps over which the target ramps from 1 to its value.
+        warmup: fraction of the gate-learning steps (those before ``harden``) over which the target ramps
+            from 1 to its value.
+        harden: fraction of mask-training steps, at the end, spent with the gates frozen at the final 0/1
+            mask (the one that is physically removed) while the weights keep learning from the teacher, so
+            the removed model is the one that was trained rather than a binarised copy of a stochastic one.
         gate_lr, lambda_lr: learning rates of ``log_alpha`` and of the Lagrange multipliers.
         weight_lr: learning rate of the weights during mask training (default ``spec.lr``).
         distill_weight, hidden_weight, task_weight, temperature: distillation and task-loss mix.
@@ -126,6 +130,7 @@ class PruneConfig:
     torch_device: str = "cpu"
     max_steps: int | None = None
     warmup: float = 0.5
+    harden: float = 0.25
     gate_lr: float = 0.1
     lambda_lr: float = 0.05
     weight_lr: float | None = None
@@ -150,6 +155,8 @@ class PruneConfig:
             raise ValueError("epochs / finetune_epochs: must be >= 0")
         if not 0.0 <= self.warmup <= 1.0:
             raise ValueError(f"warmup: must be in [0, 1], got {self.warmup}")
+        if not 0.0 <= self.harden < 1.0:
+            raise ValueError(f"harden: must be in [0, 1), got {self.harden}")
         object.__setattr__(self, "granularities", tuple(self.granularities))
 
     def to_dict(self) -> dict[str, Any]:

@@ -81,6 +81,8 @@ class MaskTrainConfig:
     epochs: int = 10
     max_steps: int | None = None
     warmup: float = 0.5
+    harden: float = 0.25
+    tolerance: float = 0.02
     gate_lr: float = 0.1
     lambda_lr: float = 0.05
     weight_lr: float | None = None
@@ -184,7 +186,8 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
     total = steps_per_epoch * cfg.epochs
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
-    warm = int(round(cfg.warmup * total))
+    freeze_at = total - int(round(cfg.harden * total)) if total > 1 else total  # hardening: the last steps
+    warm = int(round(cfg.warmup * freeze_at))
     task_loss = loss_fn(task.kind)
     bar = tqdm(total=total, disable=not cfg.progress, file=sys.stderr, leave=False, desc="mask training",
                unit="step", dynamic_ncols=True)
@@ -203,6 +206,9 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
         for step, (_epoch, batch) in enumerate(_batches(feeder, cfg.epochs)):
             if step >= total:
                 break
+            if step == freeze_at and masked.frozen is None:  # gates final: the weights adapt to the 0/1 mask
+                final, achieved = _final_mask(masker, layout, task, cost, target, cfg.tolerance)
+                masked.freeze(final)
             s_out.clear()
             t_out.clear()
             with torch.no_grad():
@@ -214,23 +220,30 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
             if cfg.task_weight > 0:
                 y = batch.y if scaler is None else scaler.transform(batch.y)
                 loss = loss + cfg.task_weight * task_loss(pred, y)
-            s = cost.ratio(masker.open_probs(batch if layout.edges else None))
-            if start is None:
-                start = max(float(s.detach()), target)
-            t = ramp(step, warm, target, start)
-            lag_loss = lag((s - floor) / span, (t - floor) / span)
             opt_w.zero_grad(set_to_none=True)
             opt_g.zero_grad(set_to_none=True)
             opt_l.zero_grad(set_to_none=True)
-            (loss + lag_loss).backward()
-            opt_w.step()
-            opt_g.step()
-            opt_l.step()
+            if masked.frozen is None:
+                s = cost.ratio(masker.open_probs(batch if layout.edges else None))
+                if start is None:
+                    start = max(float(s.detach()), target)
+                t = ramp(step, warm, target, start)
+                lag_loss = lag((s - floor) / span, (t - floor) / span)
+                (loss + lag_loss).backward()
+                opt_w.step()
+                opt_g.step()  # not while hardening: Adam's momentum would still move the frozen gates
+                opt_l.step()
+                expected = float(s.detach())
+            else:
+                loss.backward()
+                opt_w.step()
+                t, expected = target, achieved
             loss_v = float(loss.detach())
             if not math.isfinite(loss_v):
                 raise FloatingPointError(f"non-finite mask-training loss at step {step}")
-            row = {"step": float(step), "loss": loss_v, "expected": float(s.detach()), "target": t,
-                   "lambda1": float(lag.lambda1.detach()), "lambda2": float(lag.lambda2.detach())}
+            row = {"step": float(step), "loss": loss_v, "expected": expected, "target": t,
+                   "lambda1": float(lag.lambda1.detach()), "lambda2": float(lag.lambda2.detach()),
+                   "frozen": float(masked.frozen is not None)}
             cfg.history.append(row)
             if on_step is not None:
                 on_step(row)
@@ -245,6 +258,19 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
     masker.eval()
     masker.train_time_s = time.perf_counter() - t0  # type: ignore[assignment]
     return masker
+
+
+def _final_mask(masker: HardConcreteMasker, layout: GateLayout, task: Any, cost: CostModel, target: float,
+                tolerance: float) -> tuple[GateValues, float]:
+    """The 0/1 mask that will be removed (what :func:`autogt.compress.prune` computes after training)."""
+    keep = edge_keep_fraction(masker, task.graphs) if layout.edges else 1.0
+    was = masker.training
+    masker.eval()
+    try:
+        return meet_target(layout, masker.raw_deterministic(), masker.log_alphas().detach(), cost, target,
+                           tolerance=tolerance, edge_keep=keep)
+    finally:
+        masker.train(was)
 
 
 # ----------------------------------------------------------------------------- exact target

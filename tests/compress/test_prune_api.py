@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from autogt.compress import PruneConfig, Target, load_pruned, prune
+from autogt.compress import HardConcreteMasker, PruneConfig, Target, load_pruned, prune
 from autogt.hardware.flops import count_params
 
 
@@ -93,3 +93,45 @@ def test_recalibrate_norms_uses_training_statistics(tiny_task):
     want = torch.stack([x.mean(0) for x in seen]).mean(0)
     assert torch.allclose(norm.running_mean, want, atol=1e-5)
     assert not model.training and norm.momentum == 0.1
+
+
+def test_hardening_trains_the_removed_mask(tiny_task, tiny_checkpoint, monkeypatch):
+    """The last ``harden`` share of mask training runs with the gates frozen at the final 0/1 mask: the gates no
+    longer move, the weights do, and what is removed is that frozen mask."""
+    import copy
+
+    import autogt.compress._train as tr
+    from autogt.compress import CostModel, make_layout
+    from autogt.compress._api import resolve_model
+    from autogt.compress._remove import remove
+
+    dense, spec, _scaler = resolve_model(tiny_checkpoint, tiny_task, PruneConfig())
+    layout = make_layout(spec, tiny_task)
+    cost = CostModel(layout, tiny_task)
+    cfg = tr.MaskTrainConfig(epochs=4, harden=0.25, seed=0)
+    maskers: list = []
+
+    class Recording(HardConcreteMasker):  # the masker train_masks builds, kept for inspection
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            maskers.append(self)
+
+    monkeypatch.setattr(tr, "HardConcreteMasker", Recording)
+    gates: list[torch.Tensor] = []
+
+    def on_step(_row):
+        gates.append(torch.cat([p.detach().flatten().clone() for p in maskers[0].parameters()]))
+
+    student = copy.deepcopy(dense)
+    before = [p.detach().clone() for p in student.parameters()]
+    masker = tr.train_masks(student, layout, tiny_task, cost, 0.5, cfg, on_step=on_step)
+    frozen = [row["frozen"] for row in cfg.history]
+    n_frozen = int(sum(frozen))
+    assert frozen == sorted(frozen) and n_frozen == round(0.25 * len(frozen)) > 0  # a tail of frozen steps
+    assert all(torch.equal(gates[-n_frozen], g) for g in gates[-n_frozen:])  # gates frozen ...
+    assert not torch.equal(gates[0], gates[-n_frozen])  # ... after they had moved
+    assert any(not torch.equal(a, p) for a, p in zip(before, student.parameters(), strict=True))
+    assert all(row["expected"] <= 0.5 + 1e-9 for row in cfg.history if row["frozen"])
+    values, _ = tr._final_mask(masker, layout, tiny_task, cost, 0.5, cfg.tolerance)
+    new_spec, _model = remove(student, layout, values, tiny_task)
+    assert count_params(new_spec, tiny_task) < count_params(spec, tiny_task)
