@@ -1,4 +1,4 @@
-"""``ArchSpec.lr_schedule``: the rates each schedule sets, and that ``evaluate`` really applies them."""
+"""Optimisers and learning-rate schedules: ``make_optimizer`` (fused where possible) and ``ArchSpec.lr_schedule``."""
 
 from __future__ import annotations
 
@@ -58,3 +58,27 @@ def test_evaluate_applies_the_schedule(regression_task):
     constant, cosine = run("constant"), run("cosine")
     assert constant[0] == cosine[0]  # first epoch at the same rate
     assert constant[1:] != cosine[1:]  # then the rates differ
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+def test_make_optimizer_is_fused_and_steps_like_the_default(optimizer):
+    from autogt.train.loop import make_optimizer
+
+    spec = ArchSpec(optimizer=optimizer, lr=0.01, weight_decay=0.01)
+    torch.manual_seed(0)
+    a = torch.nn.Linear(8, 4)
+    b = torch.nn.Linear(8, 4)
+    b.load_state_dict(a.state_dict())
+    fused = make_optimizer(spec, a.parameters())
+    assert fused.defaults["fused"] is True
+    kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+    extra = {"momentum": spec.momentum} if optimizer == "sgd" else {}
+    plain = kinds[optimizer](b.parameters(), lr=0.01, weight_decay=0.01, **extra)
+    x = torch.randn(16, 8)
+    for _ in range(5):
+        for model, opt in ((a, fused), (b, plain)):
+            opt.zero_grad()
+            model(x).square().sum().backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5)
