@@ -20,7 +20,8 @@ Example:
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,10 @@ class ElasticStep:
             self.counts = [0] * num
 
         def loss_at(g: int) -> Tensor:
-            with use_granularity(model, g):
+            # only the full model moves the batch-norm running statistics: a sub-model's activations follow
+            # another distribution, and mixing them in would leave the full model (validated during training)
+            # with statistics of none of its granularities; sub-models are recalibrated when extracted
+            with use_granularity(model, g), _running_stats(model, update=g == num - 1):
                 out = model(batch)
             self.counts[g] += 1
             return loss(out if index is None else out[index], y)
@@ -123,6 +127,25 @@ class ElasticStep:
             total = value if total is None else total + value
         assert total is not None
         return total
+
+
+@contextmanager
+def _running_stats(model: nn.Module, *, update: bool) -> Iterator[None]:
+    """With ``update=False``, batch norms in training mode normalise with batch statistics as usual but leave
+    their running statistics untouched (momentum 0 for the duration)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+             and m.training and m.track_running_stats]
+    if update or not norms:
+        yield
+        return
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in zip(norms, saved, strict=True):
+            m.momentum = momentum
 
 
 def train_elastic(

@@ -96,3 +96,45 @@ def test_train_with_step_loss_hook_and_dense_default(reg_task):
     _, plain = train(spec, reg_task, Budget(epochs=2, patience=0, latency_repeats=0))
     assert seen and hooked.status == plain.status == "ok"
     assert hooked.val == pytest.approx(plain.val, rel=1e-6)  # same loss, same run
+
+
+@pytest.mark.parametrize("mode", ["joint", "sampled"])
+def test_only_the_full_model_moves_batch_norm_running_statistics(reg_task, mode):
+    """Sub-model passes normalise with batch statistics but leave the running statistics alone, so the full
+    model validated during training keeps statistics of its own activations."""
+    import copy
+
+    from autogt.data.loader import graph_loader
+    from autogt.elastic._nested import use_granularity
+
+    spec = tiny_spec()
+    torch.manual_seed(0)
+    model = build_model(spec, reg_task).train()
+    batch = next(iter(graph_loader(reg_task.graphs, reg_task.split["train"], 16, shuffle=False, seed=0)))
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+
+    def stats():
+        return [m.running_mean.clone() for m in norms] + [m.running_var.clone() for m in norms]
+
+    def after(fn):
+        torch.manual_seed(0)
+        clone = copy.deepcopy(model)
+        fn(clone)
+        return [m.running_mean.clone() for m in clone.modules() if isinstance(m, torch.nn.BatchNorm1d)] + \
+            [m.running_var.clone() for m in clone.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+
+    def full_only(m):
+        with use_granularity(m, 3):
+            m(batch)
+
+    step = ElasticStep(mode, probs=(1.0, 1.0, 1.0, 1.0) if mode == "joint" else (0.0, 1.0, 0.0, 0.0))
+    y = batch.y
+    got = after(lambda m: step(m, batch, None, y, loss_fn("regression")))
+    if mode == "joint":  # four passes, but the statistics are those of the full model's pass alone
+        want = after(full_only)
+    else:  # one sub-model pass: nothing moves
+        want = stats()
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b)
+    assert any(not torch.equal(a, b) for a, b in zip(after(full_only), stats(), strict=True))  # they do move
+    assert all(m.momentum == 0.1 for m in norms)  # restored
