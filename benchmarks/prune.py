@@ -17,6 +17,11 @@ Usage (full run, about a day on 2 CPU cores)::
     python benchmarks/prune.py --seeds 0 1 2 --train-epochs 100 --mask-epochs 20 --finetune-epochs 10 \
         --out benchmarks/out/prune.json | tee benchmarks/out/prune.txt
 
+Seeds run separately, tables together::
+
+    python benchmarks/prune.py --merge benchmarks/out/prune_s0.json benchmarks/out/prune_s12.json \
+        --out benchmarks/out/prune_3seeds.json
+
 Quick run (1 seed, fewer epochs)::
 
     nice python benchmarks/prune.py --seeds 0 --train-epochs 40 --mask-epochs 8 --finetune-epochs 4 \
@@ -53,6 +58,8 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-steps", type=int, default=None, help="cap mask-training steps (smoke runs)")
     p.add_argument("--out", default="benchmarks/out/prune.json")
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                   help="no runs: print the tables of these earlier outputs together (e.g. seeds run separately)")
     return p.parse_args()
 
 
@@ -206,6 +213,15 @@ def _checks(rows: list[dict[str, Any]]) -> str:
 
 def main() -> int:
     args = _parse()
+    if args.merge:
+        runs = [json.loads(Path(f).read_text()) for f in args.merge]
+        rows = [r for run in runs for r in run["rows"]]
+        print(f"merged {len(rows)} rows from {', '.join(args.merge)}; seeds {sorted({r['seed'] for r in rows})}\n")
+        print(_tables(rows) + "\n" + _checks(rows))
+        Path(args.out).write_text(json.dumps({"rows": rows, "meta": {"merged": args.merge,
+                                                                    "runs": [run["meta"] for run in runs]}},
+                                             indent=2, default=str) + "\n")
+        return 0
     import warnings
 
     import torch
