@@ -291,8 +291,9 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
 
 def spent_trials(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> int:
     """Trials counted against the budget: COMPLETE + PRUNED + FAIL, minus FAIL trials that never ran to an
-    end: re-run ones, released ones (:data:`RELEASED`), ones failed before drawing any parameter, and surplus
-    ones (asked by a worker that lost the race for the last slot of the budget)."""
+    end: re-run ones, released ones (:data:`RELEASED`, even those lost before drawing any parameter) and surplus
+    ones (asked by a worker that lost the race for the last slot of the budget). A failed evaluation is spent,
+    with or without parameters (a space of fixed values has none), so a search of invalid specs still ends."""
     trials = study.get_trials(deepcopy=False) if trials is None else trials
     retried = _retried(trials)
     return sum(1 for t in trials if t.state not in (TrialState.RUNNING, TrialState.WAITING) and _counts(t, retried))
@@ -305,8 +306,7 @@ def _retried(trials: list[FrozenTrial]) -> set[int]:
 def _counts(t: FrozenTrial, retried: set[int]) -> bool:
     """Whether ``t`` holds (or will hold, when RUNNING / WAITING) one slot of the budget."""
     if t.state == TrialState.FAIL:
-        return (t.number not in retried and bool(t.params)
-                and not t.user_attrs.get(SURPLUS) and not t.user_attrs.get(RELEASED))
+        return t.number not in retried and not t.user_attrs.get(SURPLUS) and not t.user_attrs.get(RELEASED)
     return t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
 

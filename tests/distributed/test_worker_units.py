@@ -102,5 +102,8 @@ def test_a_trial_lost_before_drawing_parameters_is_not_spent():
     assert trials[1].user_attrs[RELEASED] is True
     assert spent_trials(study) == 1
     crashed = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
-    study.tell(crashed, state=TrialState.FAIL)  # a genuine failed evaluation is still spent
+    study.tell(crashed, state=TrialState.FAIL)  # a genuine failed evaluation is still spent ...
     assert spent_trials(study) == 2
+    fixed = study.ask()
+    study.tell(fixed, state=TrialState.FAIL)  # ... parameters or not (a space of fixed values draws none)
+    assert spent_trials(study) == 3

@@ -28,7 +28,7 @@ def _rates(kind: str, vals: list[float | None], *, patience: int = 0, maximize: 
 def test_constant_and_cosine():
     assert _rates("constant", [1.0] * 5) == [0.1] * 5
     cos = _rates("cosine", [None] * 10)
-    assert all(a > b for a, b in zip(cos, cos[1:]))  # strictly decreasing ...
+    assert all(a > b for a, b in zip(cos[:-1], cos[1:], strict=True))  # strictly decreasing ...
     assert cos[-1] == pytest.approx(0.001)  # ... down to lr / 100 at the last epoch
 
 
