@@ -33,9 +33,8 @@ from autogt.compress._remove import derive_spec, layer_summary, remove
 from autogt.compress._report import write_report
 from autogt.compress._train import (
     MaskTrainConfig,
-    edge_keep_fraction,
+    final_mask,
     finetune,
-    meet_target,
     recalibrate_norms,
     score,
     train_masks,
@@ -273,10 +272,7 @@ def prune(checkpoint_or_model: Any, task: Any, target: str | Target, *, method: 
         student = copy.deepcopy(dense)
         masker = train_masks(student, layout, task, cost, ratio, mcfg, scaler=scaler, device=cfg.torch_device)
         student = student.cpu()
-        edge_keep = edge_keep_fraction(masker, task.graphs)
-        raw = masker.raw_deterministic()
-        values, achieved = meet_target(layout, raw, masker.log_alphas().detach(), cost, ratio,
-                                       tolerance=cfg.tolerance, edge_keep=edge_keep)
+        values, achieved, edge_keep = final_mask(masker, layout, task, cost, ratio, cfg.tolerance)
         new_spec, new_model = remove(student, layout, values, task)
         layers = layer_summary(layout, values, derive_spec(layout, values))
         edge_filter = EdgeFilter.from_scorer(masker.scorer) if masker.scorer is not None else None

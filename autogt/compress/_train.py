@@ -46,8 +46,8 @@ from autogt.compress._layout import GateLayout, GateValues
 from autogt.compress._masker import HardConcreteMasker, MaskedModel
 from autogt.compress._remove import derive_spec, finalize
 
-__all__ = ["Lagrangian", "MaskTrainConfig", "train_masks", "meet_target", "finetune", "score", "edge_keep_fraction",
-           "recalibrate_norms"]
+__all__ = ["Lagrangian", "MaskTrainConfig", "train_masks", "final_mask", "meet_target", "finetune", "score",
+           "edge_keep_fraction", "recalibrate_norms"]
 
 
 class Lagrangian(nn.Module):
@@ -207,7 +207,7 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
             if step >= total:
                 break
             if step == freeze_at and masked.frozen is None:  # gates final: the weights adapt to the 0/1 mask
-                final, achieved = _final_mask(masker, layout, task, cost, target, cfg.tolerance)
+                final, achieved, _keep = final_mask(masker, layout, task, cost, target, cfg.tolerance)
                 masked.freeze(final)
             s_out.clear()
             t_out.clear()
@@ -260,17 +260,20 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
     return masker
 
 
-def _final_mask(masker: HardConcreteMasker, layout: GateLayout, task: Any, cost: CostModel, target: float,
-                tolerance: float) -> tuple[GateValues, float]:
-    """The 0/1 mask that will be removed (what :func:`autogt.compress.prune` computes after training)."""
-    keep = edge_keep_fraction(masker, task.graphs) if layout.edges else 1.0
+def final_mask(masker: HardConcreteMasker, layout: GateLayout, task: Any, cost: CostModel, target: float,
+               tolerance: float) -> tuple[GateValues, float, float]:
+    """The 0/1 mask that is removed: ``(values, exact cost ratio, fraction of edges kept)``. Used when
+    hardening starts and by :func:`autogt.compress.prune` after training (the gates no longer move in
+    between, so both get the same mask)."""
+    keep = edge_keep_fraction(masker, task.graphs)  # 1.0 without edge gates
     was = masker.training
     masker.eval()
     try:
-        return meet_target(layout, masker.raw_deterministic(), masker.log_alphas().detach(), cost, target,
-                           tolerance=tolerance, edge_keep=keep)
+        values, achieved = meet_target(layout, masker.raw_deterministic(), masker.log_alphas().detach(), cost,
+                                       target, tolerance=tolerance, edge_keep=keep)
     finally:
         masker.train(was)
+    return values, achieved, keep
 
 
 # ----------------------------------------------------------------------------- exact target

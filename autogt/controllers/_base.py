@@ -71,7 +71,7 @@ class Controller(abc.ABC):
 
     @abc.abstractmethod
     def ask(self) -> Proposal:
-        """Propose the next architecture."""
+        """Propose the next architecture (its new trial carries :attr:`trial_attrs` before any parameter)."""
 
     @abc.abstractmethod
     def tell(self, trial_number: int, result: EvalResult) -> None:

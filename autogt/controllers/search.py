@@ -45,7 +45,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from autogt.controllers._base import Controller
-from autogt.controllers._optuna import OptunaController, check_objectives, directions
+from autogt.controllers._optuna import check_objectives, directions
 from autogt.controllers.tabular import TabularEvaluator, parse_tabular
 from autogt.models.spec import ArchSpec
 from autogt.spaces import Space, load_space
@@ -646,8 +646,6 @@ def _run_loop(study: optuna.Study, storage: Any, ctrl: Controller, space: Space,
             proposal = ctrl.ask()
             n = proposal.trial_number
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, n)
-            if not isinstance(ctrl, OptunaController):  # one that ignores trial_attrs
-                storage.set_trial_user_attr(trial_id, OWNER, owner)
             if _surplus(study, n, trials):  # lost the race for the last slot: give it back unrun
                 storage.set_trial_user_attr(trial_id, SURPLUS, True)
                 study.tell(n, state=TrialState.FAIL)

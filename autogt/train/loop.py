@@ -107,15 +107,10 @@ def make_optimizer(spec: ArchSpec, params: Any) -> torch.optim.Optimizer:
     kwargs: dict[str, Any] = {"lr": spec.lr, "weight_decay": spec.weight_decay}
     if spec.optimizer == "sgd":
         kwargs["momentum"] = spec.momentum
-    tensors = [p for group in params for p in (group["params"] if isinstance(group, dict) else [group])]
-    fusable = bool(tensors) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in tensors) \
-        and len({p.device for p in tensors}) == 1
-    if fusable:
-        try:
-            return kinds[spec.optimizer](params, fused=True, **kwargs)
-        except (RuntimeError, ValueError, TypeError):  # an older torch or an unsupported dtype
-            pass
-    return kinds[spec.optimizer](params, **kwargs)
+    try:  # torch checks devices and dtypes itself and refuses what its fused kernels cannot run
+        return kinds[spec.optimizer](params, fused=True, **kwargs)
+    except (RuntimeError, ValueError, TypeError):
+        return kinds[spec.optimizer](params, **kwargs)
 
 
 class LRSchedule:

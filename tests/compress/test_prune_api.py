@@ -132,6 +132,6 @@ def test_hardening_trains_the_removed_mask(tiny_task, tiny_checkpoint, monkeypat
     assert not torch.equal(gates[0], gates[-n_frozen])  # ... after they had moved
     assert any(not torch.equal(a, p) for a, p in zip(before, student.parameters(), strict=True))
     assert all(row["expected"] <= 0.5 + 1e-9 for row in cfg.history if row["frozen"])
-    values, _ = tr._final_mask(masker, layout, tiny_task, cost, 0.5, cfg.tolerance)
+    values, _, _ = tr.final_mask(masker, layout, tiny_task, cost, 0.5, cfg.tolerance)
     new_spec, _model = remove(student, layout, values, tiny_task)
     assert count_params(new_spec, tiny_task) < count_params(spec, tiny_task)

@@ -113,15 +113,15 @@ def test_only_the_full_model_moves_batch_norm_running_statistics(reg_task, mode)
     batch = next(iter(graph_loader(reg_task.graphs, reg_task.split["train"], 16, shuffle=False, seed=0)))
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
 
-    def stats():
-        return [m.running_mean.clone() for m in norms] + [m.running_var.clone() for m in norms]
+    def stats(net=model):
+        bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+        return [m.running_mean.clone() for m in bns] + [m.running_var.clone() for m in bns]
 
     def after(fn):
         torch.manual_seed(0)
         clone = copy.deepcopy(model)
         fn(clone)
-        return [m.running_mean.clone() for m in clone.modules() if isinstance(m, torch.nn.BatchNorm1d)] + \
-            [m.running_var.clone() for m in clone.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+        return stats(clone)
 
     def full_only(m):
         with use_granularity(m, 3):
