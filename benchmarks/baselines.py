@@ -208,7 +208,7 @@ def part_nasbench(args: argparse.Namespace, raw: dict[str, Any]) -> list[Row]:
     key = max(table, key=lambda k: (table[k]["valid_perf"], table[k]["perf"]))
     link, ops = nasbench.decode_hash(key)
     spec = nasbench.to_spec(link, ops, dataset)
-    task = autogt.load_task(dataset)
+    task = autogt.load_task(dataset, normalize_features=proto["normalize_features"])  # the bench: raw features
     epochs = args.epochs or (2 if args.quick else int(proto["epochs"]))
     budget = Budget(epochs=epochs, patience=0, latency_repeats=0)
     seeds = list(range(args.seeds or (1 if args.quick else 5)))
@@ -251,7 +251,7 @@ def part_nasbench_random(args: argparse.Namespace, raw: dict[str, Any]) -> list[
     proto = nasbench.protocol(dataset)
     table = nasbench.bench(dataset)
     keys = _random.Random(0).sample(sorted(table), args.nasbench_random or (1 if args.quick else 6))
-    task = autogt.load_task(dataset)
+    task = autogt.load_task(dataset, normalize_features=proto["normalize_features"])  # the bench: raw features
     epochs = args.epochs or (2 if args.quick else int(proto["epochs"]))
     budget = Budget(epochs=epochs, patience=0, latency_repeats=0)
     diffs, runs = [], []

@@ -84,10 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--patience", type=int, default=15)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--baseline", default="", help="built-in baseline spec (default: gin, gps for regression)")
-    p.add_argument("--baseline-json", default="", help="baselines.py output holding the baseline's runs")
+    p.add_argument("--baseline-json", default="",
+                   help="baselines.py output holding the baseline's runs, or an earlier output of this script")
     p.add_argument("--bank", default="", help="bank URL the search writes to (default: none)")
     p.add_argument("--out", default="")
     p.add_argument("--run-dir", default="", help="search output folder (default runs/real-search-DATA-SPACE-sSEED)")
+    p.add_argument("--reuse", default="", metavar="JSON",
+                   help="an earlier output of this script: take its search and winner re-runs, train only the "
+                        "baseline (e.g. to compare one search against another baseline)")
     args = p.parse_args(argv)
     import torch
 
@@ -99,16 +103,35 @@ def main(argv: list[str] | None = None) -> int:
     baseline = args.baseline or ("gps" if task.kind == "regression" else "gin")
     out_path = Path(args.out or f"benchmarks/out/real_search_{args.data}.json")
     run_dir = Path(args.run_dir or f"runs/real-search-{args.data}-{args.space}-s{args.seed}")
-    summary, wall = run_search(args, run_dir)
-    spec = ArchSpec.from_dict(summary["best"]["spec"])
-    print(f"search: {summary['trials']} trials in {wall:.0f} s; best val {summary['best']['val']}", file=sys.stderr)
     seeds = list(range(args.seeds))
-    print(f"re-training the winner ({spec.hash()}):", file=sys.stderr)
-    ours = retrain(spec, args.data, seeds, args.final_epochs, args.patience)
+    if args.reuse:
+        old = json.loads(Path(args.reuse).read_text())
+        if old["args"]["data"] != args.data:
+            raise SystemExit(f"--reuse: {args.reuse} is a search on {old['args']['data']}, not {args.data}")
+        summary, wall, ours = old["search"], float(old["search_wall_s"]), old["winner_runs"]
+        for key in ("space", "trials", "epochs", "pruner", "seed", "final_epochs", "patience"):
+            setattr(args, key, old["args"][key])  # the table describes the search that was run
+        spec = ArchSpec.from_dict(summary["best"]["spec"])
+        print(f"reusing {args.reuse}: winner {spec.hash()}, {len(ours)} re-runs", file=sys.stderr)
+    else:
+        summary, wall = run_search(args, run_dir)
+        spec = ArchSpec.from_dict(summary["best"]["spec"])
+        print(f"search: {summary['trials']} trials in {wall:.0f} s; best val {summary['best']['val']}",
+              file=sys.stderr)
+        print(f"re-training the winner ({spec.hash()}):", file=sys.stderr)
+        ours = retrain(spec, args.data, seeds, args.final_epochs, args.patience)
     base_runs: list[dict[str, Any]] = []
     if args.baseline_json:
-        raw = json.loads(Path(args.baseline_json).read_text())["results"]
-        base_runs = next(v for k, v in raw.items() if k.endswith(f"/{args.data}"))
+        raw = json.loads(Path(args.baseline_json).read_text())
+        if "baseline_runs" in raw:  # an earlier output of this script
+            if raw["baseline"] != baseline or raw["args"]["final_epochs"] != args.final_epochs or \
+                    raw["args"]["patience"] != args.patience:
+                raise SystemExit(f"--baseline-json: {args.baseline_json} trained {raw['baseline']} for "
+                                 f"{raw['args']['final_epochs']} epochs (patience {raw['args']['patience']}), "
+                                 f"not {baseline} for {args.final_epochs} (patience {args.patience})")
+            base_runs = raw["baseline_runs"]
+        else:  # benchmarks/baselines.py output
+            base_runs = next(v for k, v in raw["results"].items() if k.endswith(f"/{args.data}"))
     else:
         print(f"re-training the baseline {baseline}:", file=sys.stderr)
         base_runs = retrain(autogt.load_spec(baseline), args.data, seeds, args.final_epochs, args.patience)

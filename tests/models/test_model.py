@@ -108,6 +108,25 @@ def test_atom_encoder_clamps_out_of_range():
     assert torch.allclose(out[0] - enc.embeddings[1].weight[1], out[2] - enc.embeddings[1].weight[0])
 
 
+def test_categorical_encoder_fused_lookup_equals_per_column_sum():
+    vocab = (7, 3, 5, 2)
+    enc = CategoricalEncoder(vocab, 6)
+    x = torch.stack([torch.randint(-1, v + 2, (40,)) for v in vocab], 1)  # includes out-of-range values
+    xc = torch.minimum(x.clamp_min(0), torch.tensor([v - 1 for v in vocab]))
+    ref = sum(emb.weight[xc[:, c]] for c, emb in enumerate(enc.embeddings))
+    out = enc(x)
+    assert torch.allclose(out, ref, atol=1e-6)
+    out.pow(2).sum().backward()  # every table gets exactly the gradient of the explicit sum
+    grads = [emb.weight.grad.clone() for emb in enc.embeddings]
+    for emb in enc.embeddings:
+        emb.weight.grad = None
+    ref = sum(emb.weight[xc[:, c]] for c, emb in enumerate(enc.embeddings))
+    ref.pow(2).sum().backward()
+    for g, emb in zip(grads, enc.embeddings, strict=True):
+        assert torch.allclose(g, emb.weight.grad, atol=1e-5)
+    assert enc(x[:0]).shape == (0, 6)
+
+
 @pytest.mark.parametrize("pe,pe_hidden", [("rw", 0), ("rw", 3), ("lap", 0), ("lap", 3)])
 @pytest.mark.parametrize("encoder", ["auto", "linear", "none"])
 def test_encoders_and_pe(pe, pe_hidden, encoder, nd_task, mol_task):

@@ -92,6 +92,18 @@ def test_spec_follows_the_protocol_of_each_data_set():
     assert nasbench.protocol("cora")["metric"] == "accuracy"
 
 
+def test_protocol_trains_on_raw_features():
+    """The bench's script loads Planetoid without NormalizeFeatures; the protocol says so and load_task obeys."""
+    import torch
+
+    import autogt
+
+    proto = nasbench.protocol("cora")
+    assert proto["normalize_features"] is False and "normalize_features" in nasbench.VERIFIED["cora"]
+    x = autogt.load_task("cora", normalize_features=proto["normalize_features"]).graphs[0].x
+    assert torch.equal(x, x.round()) and float(x.sum(1).max()) > 1.0  # binary bag of words, not rows summing to 1
+
+
 def _nbg_params(link, ops, in_dim, out_dim, dim, pre, pro):
     """Parameter count of NAS-Bench-Graph's Net (gnn_map ops, one BatchNorm per node, concat head)."""
     per_op = {"gcn": lambda a, b: a * b + b, "gat": lambda a, b: a * b + 3 * b, "gin": lambda a, b: a * b + b,
