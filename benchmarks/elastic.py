@@ -107,7 +107,7 @@ def run_seed(name: str, seed: int, args: argparse.Namespace, work: Path) -> dict
     out = work / f"{name}-{seed}"
     log = f"[{name} seed={seed}]"
 
-    model, res = train_elastic(spec, task, budget, mode=args.mode, seed=seed, device=args.device,
+    model, res = train_elastic(spec, task, budget, mode=args.mode, distill=args.distill, seed=seed, device=args.device,
                                out_dir=out / "elastic")
     assert res.status == "ok", res.reason
     print(f"{log} elastic ({args.mode}) val={res.val:.4f} epochs={res.epochs} {res.extra['epoch_time_s']:.1f} s/epoch",
@@ -177,7 +177,8 @@ def tables(results: list[dict[str, Any]], args: argparse.Namespace) -> tuple[str
         metric, maximize = runs[0]["metric"], runs[0]["maximize"]
         kind, tol = TOLERANCE[metric]
         lines += [f"\n### {name.upper()} ({metric}, {len(runs)} seed(s), {runs[0]['epochs']} epochs max, GPS ffn "
-                  f"{args.ffn}, {args.mode} elastic training)",
+                  f"{args.ffn}, {args.mode} elastic training"
+                  + (f", distillation {args.distill:g}" if args.distill else "") + ")",
                   "", "| granularity | FFN | params | elastic test | independent test | gap | check |",
                   "|---|---|---|---|---|---|---|"]
         ok_all = True
@@ -251,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--patience", type=int, default=20)
     p.add_argument("--mode", choices=("joint", "sampled"), default="joint")
+    p.add_argument("--distill", type=float, default=0.0,
+                   help="joint: in-place distillation weight of the smaller granularities (ElasticStep.distill)")
     p.add_argument("--ffn", type=int, default=256, help="FFN width of every GPS layer (default 256 = 4 x hidden)")
     p.add_argument("--budgets", type=int, default=10, help="Mix'n'Match FLOPs budgets (>= 8)")
     p.add_argument("--device", default="cpu", help="training device")

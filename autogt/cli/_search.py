@@ -134,4 +134,5 @@ def _train_elastic(result: Any, task: Any, args: argparse.Namespace) -> dict[str
     r = evaluate(spec, task, Budget(epochs=args.epochs), seed=args.seed, device=device, out_dir=out,
                  progress=not args.no_progress, step_loss=step)
     return {"status": r.status, "val": r.val, "test": r.test, "granularities": list(spec.elastic),
-            "mode": step.mode, "spec": spec.to_dict(), "checkpoint": r.checkpoint, "reason": r.reason}
+            "mode": step.mode, "distill": step.distill, "spec": spec.to_dict(), "checkpoint": r.checkpoint,
+            "reason": r.reason}

@@ -80,7 +80,7 @@ def _floats(text: str, flag: str) -> list[float]:
 
 
 def add_elastic_args(p: argparse.ArgumentParser) -> None:
-    """``--elastic [FRACTIONS] --elastic-mode --elastic-probs`` (shared by ``train`` and ``search``)."""
+    """``--elastic [FRACTIONS] --elastic-mode --elastic-probs --elastic-distill`` (``train`` and ``search``)."""
     p.add_argument("--elastic", nargs="?", const="default", default=None, metavar="FRACTIONS",
                    help="train nested FFNs (MatFormer); optional granularities, e.g. 0.125,0.25,0.5,1 (the default; "
                         "a spec with 'elastic' set is always trained elastic)")
@@ -89,10 +89,14 @@ def add_elastic_args(p: argparse.ArgumentParser) -> None:
                         "(default: sampled)")
     p.add_argument("--elastic-probs", default=None, metavar="P1,P2,...",
                    help="sampled: probability of each granularity; joint: weight of each loss (default: equal)")
+    p.add_argument("--elastic-distill", type=float, default=None, metavar="W",
+                   help="joint: in-place distillation, the smaller granularities learn W x the full width's "
+                        "predictions + (1 - W) x the labels (implies --elastic --elastic-mode joint; default 0)")
 
 
 def elastic_requested(args: argparse.Namespace) -> bool:
-    return args.elastic is not None or args.elastic_mode is not None or args.elastic_probs is not None
+    return (args.elastic is not None or args.elastic_mode is not None or args.elastic_probs is not None
+            or args.elastic_distill is not None)
 
 
 def _elastic(spec: Any, args: argparse.Namespace) -> tuple[Any, Any]:
@@ -106,7 +110,9 @@ def _elastic(spec: Any, args: argparse.Namespace) -> tuple[Any, Any]:
         if probs is not None and len(probs) != len(spec.elastic):
             raise ElasticError(f"--elastic-probs: {len(probs)} values for {len(spec.elastic)} granularities "
                                f"({', '.join(f'{f:g}' for f in spec.elastic)})")
-        return spec, ElasticStep(args.elastic_mode or "sampled", probs, args.seed)
+        distill = args.elastic_distill or 0.0
+        mode = args.elastic_mode or ("joint" if distill else "sampled")
+        return spec, ElasticStep(mode, probs, args.seed, distill)
     except ElasticError as exc:
         raise CLIError(str(exc)) from exc
 
@@ -136,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     summary.update(reason=result.reason, train_time_s=round(result.train_time_s, 3), seed=result.seed,
                    spec_hash=result.spec_hash, task=result.task)
     if step_loss is not None:
-        summary.update(elastic=list(spec.elastic), elastic_mode=step_loss.mode)
+        summary.update(elastic=list(spec.elastic), elastic_mode=step_loss.mode, elastic_distill=step_loss.distill)
     if args.json:
         emit_json(summary)
     else:

@@ -6,6 +6,10 @@ Two modes (MatFormer, Devvrit et al. 2023):
 - ``joint``: each step sums the losses of every granularity (``sum_i w_i L_i``, ``w_i = 1`` by default),
   so one backward pass updates all of them.
 
+``distill`` (joint mode) adds in-place distillation (Yu & Huang 2019, "Universally Slimmable Networks";
+BigNAS, OFA): the full width learns from the labels, every smaller granularity from
+``(1 - distill) x`` the labels plus ``distill x`` the full width's own (detached) predictions of the same step.
+
 :class:`ElasticStep` plugs into the training loop of :mod:`autogt.train` as ``step_loss``; validation
 and checkpoints of the run use the full width.
 
@@ -32,6 +36,7 @@ from torch import Tensor, nn
 from autogt.elastic._base import DEFAULT_GRANULARITIES, ElasticError, check_fractions
 from autogt.elastic._nested import nested_modules, use_granularity
 from autogt.models.spec import ArchSpec
+from autogt.train.metrics import soft_loss
 
 __all__ = ["MODES", "ElasticStep", "elastic_spec", "train_elastic"]
 
@@ -67,6 +72,8 @@ class ElasticStep:
         probs: ``sampled``: probability of each granularity (normalised; default uniform).
             ``joint``: weight of each granularity's loss (default 1 each).
         seed: seeds the granularity draws of ``sampled``.
+        distill: ``joint`` only: weight in ``[0, 1]`` of the full width's predictions as the smaller
+            granularities' target (0 = labels only, the plain MatFormer loss).
 
     Attributes:
         counts: steps (``sampled``) or losses (``joint``) spent on each granularity so far.
@@ -80,6 +87,7 @@ class ElasticStep:
     mode: str = "sampled"
     probs: Sequence[float] | None = None
     seed: int = 0
+    distill: float = 0.0
     counts: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -89,6 +97,11 @@ class ElasticStep:
             self.probs = tuple(float(p) for p in self.probs)
             if any(p < 0 for p in self.probs) or sum(self.probs) <= 0:
                 raise ElasticError(f"probs: expected non-negative values with a positive sum, got {self.probs}")
+        self.distill = float(self.distill)
+        if not 0.0 <= self.distill <= 1.0:
+            raise ElasticError(f"distill: expected a weight in [0, 1], got {self.distill}")
+        if self.distill and self.mode != "joint":
+            raise ElasticError("distill needs mode='joint' (the full width's predictions of the same step)")
         self._rng = random.Random(self.seed)
 
     def _weights(self, num: int) -> tuple[float, ...]:
@@ -107,24 +120,35 @@ class ElasticStep:
         if len(self.counts) != num:
             self.counts = [0] * num
 
-        def loss_at(g: int) -> Tensor:
+        def predict(g: int) -> Tensor:
             # only the full model moves the batch-norm running statistics: a sub-model's activations follow
             # another distribution, and mixing them in would leave the full model (validated during training)
             # with statistics of none of its granularities; sub-models are recalibrated when extracted
             with use_granularity(model, g), _running_stats(model, update=g == num - 1):
                 out = model(batch)
             self.counts[g] += 1
-            return loss(out if index is None else out[index], y)
+            return out if index is None else out[index]
 
         if self.mode == "sampled":
             g = self._rng.choices(range(num), weights=weights)[0]
-            return loss_at(g)
+            return loss(predict(g), y)
+        teacher: Tensor | None = None
         total: Tensor | None = None
-        for g, w in enumerate(weights):
-            if w == 0:
+        order = reversed(range(num)) if self.distill else range(num)  # distilling: the full width teaches first
+        for g in order:
+            if weights[g] == 0 and not (self.distill and g == num - 1):
                 continue
-            value = w * loss_at(g)
-            total = value if total is None else total + value
+            out = predict(g)
+            if g == num - 1:
+                teacher = out.detach()
+                value = loss(out, y)
+            elif self.distill:
+                assert teacher is not None
+                value = (1.0 - self.distill) * loss(out, y) + self.distill * soft_loss(loss)(out, teacher)
+            else:
+                value = loss(out, y)
+            if weights[g]:
+                total = weights[g] * value if total is None else total + weights[g] * value
         assert total is not None
         return total
 
@@ -156,6 +180,7 @@ def train_elastic(
     mode: str = "sampled",
     granularities: Sequence[float] | None = None,
     probs: Sequence[float] | None = None,
+    distill: float = 0.0,
     seed: int = 0,
     device: str | torch.device = "cpu",
     out_dir: str | Path | None = None,
@@ -167,7 +192,7 @@ def train_elastic(
     Args:
         spec: any spec; its FFNs are made nested (see :func:`elastic_spec`).
         task, budget, seed, device, out_dir, model, kwargs: as for :func:`autogt.train.train`.
-        mode, probs: see :class:`ElasticStep`.
+        mode, probs, distill: see :class:`ElasticStep`.
         granularities: fractions of the FFN width (default: the spec's, else 1/8, 1/4, 1/2, 1).
 
     Returns:
@@ -180,8 +205,9 @@ def train_elastic(
     from autogt.train import train
 
     espec = elastic_spec(spec, granularities)
-    step = ElasticStep(mode, probs, seed)
+    step = ElasticStep(mode, probs, seed, distill)
     trained, result = train(espec, task, budget, seed=seed, device=device, out_dir=out_dir, model=model,
                             step_loss=step, **kwargs)
-    result.extra["elastic"] = {"mode": mode, "granularities": list(espec.elastic), "counts": list(step.counts)}
+    result.extra["elastic"] = {"mode": mode, "granularities": list(espec.elastic), "counts": list(step.counts),
+                               "distill": step.distill}
     return trained, result

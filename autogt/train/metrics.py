@@ -137,6 +137,32 @@ _LOSSES: dict[str, LossFn] = {
 }
 
 
+def _soft_bce(pred: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(pred, torch.sigmoid(teacher))
+
+
+def _soft_ce(pred: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(pred, torch.softmax(teacher, dim=-1))
+
+
+_SOFT: dict[LossFn, LossFn] = {_masked_bce: _soft_bce, _masked_mse: F.mse_loss, _cross_entropy: _soft_ce}
+
+
+def soft_loss(loss: LossFn) -> LossFn:
+    """The distillation counterpart of a :func:`loss_fn` loss: ``soft(pred, teacher_pred)`` fits the student's
+    predictions to the teacher's (sigmoid / softmax probabilities for classification, the values themselves
+    for regression) on every output, labelled or not.
+
+    Example:
+        >>> soft = soft_loss(loss_fn("regression"))
+        >>> float(soft(torch.tensor([[1.0]]), torch.tensor([[3.0]])))
+        4.0
+    """
+    if loss not in _SOFT:
+        raise ValueError("soft_loss: only the losses of loss_fn() have a distillation counterpart")
+    return _SOFT[loss]
+
+
 def loss_fn(kind: str) -> LossFn:
     """The training loss for a task kind.
 

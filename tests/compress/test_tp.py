@@ -40,3 +40,19 @@ def test_tp_zero_heads_never(tiny_task, tiny_checkpoint):
     cost = CostModel(make_layout(ckpt.spec, tiny_task, ()), tiny_task)
     new_spec, _ = tp_prune(model, ckpt.spec, tiny_task, cost, 0.05, steps=10)  # unreachable: stops at the floor
     assert all(layer.heads >= 1 and layer.ffn >= 1 for layer in new_spec.layers)
+
+
+def test_tp_baseline_on_a_gps_model_with_categorical_encoders_and_concatenated_pe(tiny_task):
+    """The built-in ``gps`` layout (atom/bond embeddings, RWSE concatenated to the atom encoding) traces in
+    Torch-Pruning's dependency graph (a regression: a fused encoder once fed it a concat of parameters)."""
+    from autogt.models import ArchSpec, LayerSpec
+    from autogt.train.loop import attach_pe
+
+    spec = ArchSpec(hidden=16, layers=(LayerSpec(local="gine", attn="full", heads=2, ffn=32),) * 2, pe="rw",
+                    pe_dim=4, pe_hidden=4, batch_size=16, post_layers=2)
+    task = attach_pe(tiny_task, spec)
+    model = build_model(spec, task)
+    cost = CostModel(make_layout(spec, task, ()), task)
+    new_spec, new_model = tp_prune(model, spec, task, cost, 0.6, importance="magnitude", steps=5)
+    assert cost.exact(new_spec) / cost.dense <= 0.6
+    assert sum(p.numel() for p in new_model.parameters()) == count_params(new_spec, task)

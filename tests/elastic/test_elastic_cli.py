@@ -49,6 +49,13 @@ def test_train_elastic_cli_options(csv_and_spec, capsys, tmp_path):
     assert code == 2 and "granularities" in capsys.readouterr().err
     code = main(["train", "--data", str(tmp / "mols.csv"), "--spec", "gin", "--elastic", "--out", str(tmp_path)])
     assert code == 2 and "no FFN" in capsys.readouterr().err
+    code = main(["train", "--data", str(tmp / "mols.csv"), "--spec", str(tmp / "spec.json"), "--epochs", "1",
+                 "--elastic-distill", "0.5", "--out", str(tmp_path / "d"), "--json"])
+    out = json.loads(capsys.readouterr().out)  # distillation implies --elastic and the joint loss
+    assert code == 0 and out["elastic_mode"] == "joint" and out["elastic_distill"] == 0.5
+    code = main(["train", "--data", str(tmp / "mols.csv"), "--spec", str(tmp / "spec.json"), "--elastic-mode",
+                 "sampled", "--elastic-distill", "0.5", "--out", str(tmp_path / "e")])
+    assert code == 2 and "joint" in capsys.readouterr().err
 
 
 def test_extract_cli_json(elastic_run, csv_and_spec, capsys, tmp_path):

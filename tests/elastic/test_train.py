@@ -58,6 +58,41 @@ def test_step_sampled_follows_probs_and_joint_sums(reg_task):
         ElasticStep("sampled", probs=(1.0, 1.0))(model, batch, None, y, loss)
 
 
+@pytest.mark.parametrize("kind", ["regression", "binary"])
+def test_joint_distillation_teaches_the_smaller_granularities_with_the_full_predictions(reg_task, kind):
+    from autogt.data.loader import graph_loader
+    from autogt.elastic import use_granularity
+    from autogt.train.metrics import soft_loss
+
+    model = build_model(tiny_spec(), reg_task).train()  # no dropout: every forward is deterministic
+    batch = next(iter(graph_loader(reg_task.graphs, reg_task.split["train"][:16], 16, shuffle=False, seed=0)))
+    y = batch.y if kind == "regression" else (batch.y > batch.y.median()).float()
+    loss, w = loss_fn(kind), 0.7
+    step = ElasticStep("joint", distill=w)
+    total = step(model, batch, None, y, loss)
+    assert step.counts == [1, 1, 1, 1]
+    outs = []
+    for g in range(4):
+        with use_granularity(model, g):
+            outs.append(model(batch))
+    teacher = outs[3].detach()
+    expected = loss(outs[3], y) + sum((1 - w) * loss(outs[g], y) + w * soft_loss(loss)(outs[g], teacher)
+                                      for g in range(3))
+    assert torch.allclose(total, expected, atol=1e-5)
+    assert not torch.allclose(total, ElasticStep("joint")(model, batch, None, y, loss), atol=1e-4)
+    # the teacher is detached: with only the smallest granularity's (distilled) loss, FFN neurons beyond its
+    # width get no gradient although the full width ran
+    model.zero_grad()
+    ElasticStep("joint", probs=(1.0, 0.0, 0.0, 0.0), distill=1.0)(model, batch, None, y, loss).backward()
+    fc1 = model.layers[0].fc1.weight  # [ffn, hidden]: rows are neurons, the smallest width uses the first m0
+    m0 = max(1, round(fc1.size(0) * 0.125))
+    assert fc1.grad[:m0].abs().sum() > 0 and fc1.grad[m0:].abs().sum() == 0
+    with pytest.raises(ElasticError, match="joint"):
+        ElasticStep("sampled", distill=0.5)
+    with pytest.raises(ElasticError, match="distill"):
+        ElasticStep("joint", distill=1.5)
+
+
 @pytest.mark.parametrize("mode", ["sampled", "joint"])
 def test_training_improves_every_granularity(reg_task, mode):
     spec = tiny_spec()
