@@ -132,21 +132,21 @@ class ElasticStep:
         if self.mode == "sampled":
             g = self._rng.choices(range(num), weights=weights)[0]
             return loss(predict(g), y)
+        soft = soft_loss(loss) if self.distill else None
         teacher: Tensor | None = None
         total: Tensor | None = None
-        order = reversed(range(num)) if self.distill else range(num)  # distilling: the full width teaches first
+        order = reversed(range(num)) if soft else range(num)  # distilling: the full width teaches first
         for g in order:
-            if weights[g] == 0 and not (self.distill and g == num - 1):
+            full = g == num - 1
+            if weights[g] == 0 and not (soft and full):  # the full width still runs to teach
                 continue
             out = predict(g)
-            if g == num - 1:
+            value = loss(out, y)
+            if full:
                 teacher = out.detach()
-                value = loss(out, y)
-            elif self.distill:
+            elif soft is not None:
                 assert teacher is not None
-                value = (1.0 - self.distill) * loss(out, y) + self.distill * soft_loss(loss)(out, teacher)
-            else:
-                value = loss(out, y)
+                value = (1.0 - self.distill) * value + self.distill * soft(out, teacher)
             if weights[g]:
                 total = weights[g] * value if total is None else total + weights[g] * value
         assert total is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import Tensor, nn
 
@@ -26,9 +28,7 @@ class CategoricalEncoder(nn.Module):
         self.upper: Tensor
         self.offsets: Tensor
         self.register_buffer("upper", torch.tensor([int(v) - 1 for v in vocab], dtype=torch.long), persistent=False)
-        starts = [0]
-        for v in list(vocab)[:-1]:
-            starts.append(starts[-1] + int(v))
+        starts = [0, *itertools.accumulate(int(v) for v in list(vocab)[:-1])]  # first row of each column's table
         self.register_buffer("offsets", torch.tensor(starts, dtype=torch.long), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
