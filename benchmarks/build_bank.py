@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         for space_name in [s.strip() for s in args.spaces.split(",") if s.strip()]:
             space = load_space(space_name)
             result = search(task, space, trials=args.trials, budget=budget, seed=args.seed, device=args.device,
-                            out=work / f"{name}-{space_name}", progress=True, report=False)
+                            out=work / f"{name}-{space_name}", progress=True, report=False,
+                            prior="none", bank=False)  # plain TPE: the records must not depend on the bank
             added = copy_study(bank, task, result.study, result.storage, space, seed=args.seed, budget=budget,
                                device=args.device)
             summary[f"{name}/{space_name}"] = {"trials": result.trials, "new_results": added,

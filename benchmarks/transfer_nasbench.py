@@ -17,6 +17,11 @@ Figures, per data set, mean over ``--seeds`` seeds:
 
 Also printed: a reference row that *peeks* at the held-out data (its own top-10 / top-20 by test
 accuracy), i.e. an oracle bound on what 10 / 20 well-chosen queries can reach; it is not a method.
+And a *transfer ceiling* table (it peeks too, to explain the figures, not to search): how many designs
+reach the reference TPE@100 regret on the held-out set, and where the best of them ranks in each bank
+task's own ranking and in the consensus of all bank tasks. A method that proposes designs in the order
+of the bank tasks' results cannot reach that regret within 10 queries unless some such design ranks in
+the top 10 of the ranking it follows (``--ceiling-only`` prints just this table).
 
 Usage::
 
@@ -159,12 +164,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--c", type=float, default=10.0)
     p.add_argument("--eps", type=float, default=0.1, help="uniform share of prior draws")
     p.add_argument("--skip-tpe100", action="store_true", help="use the issue's TPE@100 reference numbers")
+    p.add_argument("--ceiling-only", action="store_true", help="print only the transfer-ceiling table (no searches)")
     p.add_argument("--out", default="benchmarks/out/transfer_nasbench.json")
     args = p.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     bank = _bank(Path(args.bank) if args.bank else cache_dir("bank") / "nasbench.db")
+    if args.ceiling_only:
+        ceiling = {d: transfer_ceiling(bank, d) for d in datasets}
+        Path(args.out).write_text(json.dumps({"config": vars(args), "ceiling": ceiling}, indent=1))
+        print(ceiling_markdown(ceiling))
+        return 0
     sampler_kw = {"w0": args.w0, "c": args.c, "eps": args.eps}
     seeds = list(range(args.seeds))
     raw: dict[str, Any] = {"config": vars(args), "datasets": {}}
@@ -206,8 +217,11 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(f"{d}: done in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
     raw["rows"] = rows
+    raw["ceiling"] = {d: transfer_ceiling(bank, d) for d in datasets}
     Path(args.out).write_text(json.dumps(raw, indent=1, default=float))
     print(markdown(rows, raw, args))
+    print()
+    print(ceiling_markdown(raw["ceiling"]))
     return 0
 
 
@@ -215,6 +229,52 @@ def oracle(evaluator: TabularEvaluator, best: float) -> dict[str, float]:
     """Peeking reference: valid regret of the held-out set's own top-10 / top-20 architectures by test metric."""
     ranked = sorted(evaluator.table.values(), key=lambda info: -info["perf"])
     return {f"top{n}": 100.0 * (best - max(info["valid_perf"] for info in ranked[:n])) for n in (10, 20)}
+
+
+def transfer_ceiling(bank: Bank, held_out: str) -> dict[str, Any]:
+    """Peeking analysis (not a method): the held-out set's designs within the reference TPE@100 regret
+    ("good"), and the rank (1 = first) of the best-ranked good design in each bank task's ranking (mean
+    of its validation and test quantiles, restricted to the held-out space) and in their consensus (mean
+    log-odds of those quantiles, the order :func:`autogt.bank.build_prior` proposes designs in)."""
+    from autogt.bank._prior import _logit, quantiles
+
+    table = TabularEvaluator(held_out).table
+    best = max(info["valid_perf"] for info in table.values())
+    tol = REFERENCE_TPE100[held_out] + 1e-9
+    good = {str(k) for k, info in table.items() if 100.0 * (best - info["valid_perf"]) <= tol}
+    space = {str(k) for k in table}
+    ranks: dict[str, int] = {}
+    consensus: dict[str, float] = {k: 0.0 for k in space}
+    for d in DATASETS:
+        if d == held_out:
+            continue
+        recs = [r for r in bank.results(task_name(d)) if r.key in space]
+        q = (quantiles([r.val for r in recs]) + quantiles([r.result.test for r in recs])) / 2
+        order = [recs[i].key for i in sorted(range(len(recs)), key=lambda i: -q[i])]
+        ranks[d] = 1 + min((i for i, k in enumerate(order) if k in good), default=len(order))
+        for r, lq in zip(recs, _logit(q), strict=True):
+            consensus[r.key] += float(lq)
+    order = sorted(consensus, key=lambda k: -consensus[k])
+    return {"good": len(good), "space": len(space), "ranks": ranks,
+            "consensus": 1 + min(i for i, k in enumerate(order) if k in good)}
+
+
+def ceiling_markdown(ceiling: dict[str, dict[str, Any]]) -> str:
+    """The transfer-ceiling table of :func:`transfer_ceiling` results."""
+    lines = ["Transfer ceiling (peeks at the held-out set): designs within the reference TPE@100 regret, and the "
+             "rank of the first of them in each bank task's ranking", "",
+             "| held out | good designs | consensus rank | best single-task rank (task) | reachable in 10 |",
+             "|---|---|---|---|---|"]
+    reach = 0
+    for d, c in ceiling.items():
+        task, rank = min(c["ranks"].items(), key=lambda kv: kv[1])
+        ok = min(rank, c["consensus"]) <= 10
+        reach += ok
+        lines.append(f"| {d} | {c['good']} of {c['space']} | {c['consensus']} | {rank} ({task}) | "
+                     f"{'yes' if ok else 'no'} |")
+    lines += ["", "reachable within 10 queries by following one bank task's ranking or the consensus: "
+              f"{reach}/{len(ceiling)}"]
+    return "\n".join(lines)
 
 
 def markdown(rows: list[dict[str, Any]], raw: dict[str, Any], args: argparse.Namespace) -> str:

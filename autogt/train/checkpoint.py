@@ -18,7 +18,7 @@ Example:
     >>> from autogt.models.spec import ArchSpec
     >>> path = os.path.join(tempfile.mkdtemp(), "m.safetensors")
     >>> task = {"name": "demo", "level": "graph", "kind": "regression", "metric": "rmse", "num_outputs": 1}
-    >>> save_checkpoint(path, torch.nn.Linear(2, 1), ArchSpec(hidden=8), task, extra={"val": 0.5})
+    >>> _ = save_checkpoint(path, torch.nn.Linear(2, 1), ArchSpec(hidden=8), task, extra={"val": 0.5})
     >>> ckpt = load_checkpoint(path)
     >>> ckpt.spec.hidden, ckpt.extra["val"], sorted(ckpt.state_dict)
     (8, 0.5, ['bias', 'weight'])
