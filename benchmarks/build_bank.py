@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", default="runs/build_bank", help="search folders and the scratch bank")
     p.add_argument("--out", default="bank/autogt_searches.csv.gz", help="the shipped file to write")
     p.add_argument("--no-embeddings", action="store_true", help="skip the anchor-model Fisher embeddings")
+    p.add_argument("--min-results", type=int, default=40,
+                   help="export only tasks with at least this many results (an unfinished task stays out)")
+    p.add_argument("--export-only", action="store_true", help="no searches: export the scratch bank to --out")
     args = p.parse_args(argv)
 
     from autogt.bank import Bank, anchor_embedding
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     bank = Bank(work / "bank.db", shipped=False)
     budget = Budget(epochs=args.epochs, patience=args.patience)
     summary: dict[str, Any] = {}
-    for name in [d.strip() for d in args.data.split(",") if d.strip()]:
+    for name in [] if args.export_only else [d.strip() for d in args.data.split(",") if d.strip()]:
         task = load_task(name, seed=args.seed)
         if not args.no_embeddings:
             t = time.perf_counter()
@@ -106,8 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             summary[f"{name}/{space_name}"] = {"trials": result.trials, "new_results": added,
                                                "best_val": result.best.val if result.best else None}
             print(f"{name}/{space_name}: {added} new results", file=sys.stderr)
-    rows = bank.export(args.out)
-    summary["exported_rows"] = rows
+    counts = bank.counts()
+    done = sorted(t for t, c in counts.items() if c >= args.min_results)
+    for t in sorted(set(counts) - set(done)):
+        print(f"{t}: {counts[t]} results < --min-results {args.min_results}; not exported", file=sys.stderr)
+    summary["exported_tasks"] = {t: counts[t] for t in done}
+    summary["exported_rows"] = bank.export(args.out, tasks=done)
     print(json.dumps(summary, indent=1))
     return 0
 

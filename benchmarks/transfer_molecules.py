@@ -1,0 +1,161 @@
+"""Transfer priors on the bundled molecular tasks, leave one task out, with the shipped bank.
+
+For each target task (``--tasks``), a bank is made of the shipped records (``--bank-file``, written by
+``benchmarks/build_bank.py``) of every *other* task, and a ``--trials``-trial ``autogt search`` with
+``prior="bank"`` runs on the target (gps space, ``--epochs`` epochs per trial, seed ``--seed``: the
+protocol the shipped records were built with). The reference is plain TPE with ``--tpe-trials`` trials
+under the same protocol: the first ``--tpe-trials`` spent trials of the plain-TPE study that
+``build_bank.py`` ran on the target (``--tpe-from``; the same seed, sampler, budget and protocol, prior
+off), or, with ``--run-tpe``, a fresh plain search.
+
+Figure per task: the test metric of the trial with the best validation value within the budget.
+Summary: the relative difference of that test metric, prior over TPE@N, sign-adjusted so that positive
+means the prior search did better (higher ROC-AUC, lower RMSE), averaged over tasks.
+
+Usage::
+
+    nice python benchmarks/transfer_molecules.py --tasks esol,freesolv,bace,bbbp
+
+Prints Markdown tables and writes ``--out`` (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+LOWER_IS_BETTER = ("rmse", "mae")
+
+
+def bank_without(bank_file: Path, target: str, work: Path) -> tuple[str, list[str]]:
+    """A SQLite bank holding the records of ``bank_file`` except ``target``'s; returns (URL, its tasks)."""
+    from autogt.bank import Bank
+
+    full = Bank(f"sqlite:///{work / 'all.db'}", shipped=False)
+    if not full.counts():
+        full.import_(bank_file)
+    others = [t.name for t in full.tasks() if t.name != target and full.counts().get(t.name, 0) > 0]
+    part = work / f"without-{target}.csv"
+    full.export(part, tasks=others)
+    url = f"sqlite:///{work / f'without-{target}.db'}"
+    bank = Bank(url, shipped=False)
+    if not bank.counts():
+        bank.import_(part)
+    assert target not in bank.counts(), "the target task leaked into its own bank"
+    return url, others
+
+
+def best_of(trials: list[dict[str, Any]], n: int, lower: bool) -> dict[str, Any] | None:
+    """The trial with the best validation value among the first ``n`` (trials in the order they ran)."""
+    ok = [t for t in trials[:n] if t.get("val") is not None and t.get("test") is not None]
+    if not ok:
+        return None
+    return min(ok, key=lambda t: t["val"]) if lower else max(ok, key=lambda t: t["val"])
+
+
+def study_trials(storage: str, study: str) -> list[dict[str, Any]]:
+    """Spent trials (complete, pruned or failed) of an Optuna study in the order they started."""
+    import optuna
+    from optuna.trial import TrialState
+
+    s = optuna.load_study(study_name=study, storage=storage)
+    spent = [t for t in s.get_trials(deepcopy=False) if t.state in (TrialState.COMPLETE, TrialState.PRUNED,
+                                                                      TrialState.FAIL)]
+    return [{"number": t.number, "val": t.user_attrs.get("val"), "test": t.user_attrs.get("test"),
+             "params": dict(t.params)} for t in sorted(spent, key=lambda t: t.number)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tasks", default="esol,freesolv,bace,bbbp,tox21")
+    p.add_argument("--bank-file", default="bank/autogt_searches.csv.gz")
+    p.add_argument("--trials", type=int, default=10, help="trials of the prior search")
+    p.add_argument("--tpe-trials", type=int, default=30, help="trials of the plain-TPE reference")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--patience", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tpe-from", default="runs/build_bank", help="build_bank.py work folder with the TPE studies")
+    p.add_argument("--run-tpe", action="store_true", help="run a fresh plain-TPE search instead")
+    p.add_argument("--work", default="runs/transfer_molecules")
+    p.add_argument("--out", default="benchmarks/out/transfer_molecules.json")
+    args = p.parse_args(argv)
+
+    import optuna
+
+    from autogt.controllers import search
+    from autogt.data import load_task
+    from autogt.train import Budget
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    budget = Budget(epochs=args.epochs, patience=args.patience)
+    rows: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    for name in [t.strip() for t in args.tasks.split(",") if t.strip()]:
+        task = load_task(name, seed=args.seed)
+        lower = task.metric in LOWER_IS_BETTER
+        with tempfile.TemporaryDirectory(dir=work) as tmp:
+            url, others = bank_without(Path(args.bank_file), task.name, Path(tmp))
+            prior_run = search(task, "gps", trials=args.trials, budget=budget, seed=args.seed,
+                               out=work / f"{name}-prior", progress=True, report=False, prior="bank", bank=url)
+        prior_trials = study_trials(prior_run.storage, prior_run.study)
+        if args.run_tpe:
+            tpe_run = search(task, "gps", trials=args.tpe_trials, budget=budget, seed=args.seed,
+                             out=work / f"{name}-tpe", progress=True, report=False, prior="none", bank=False)
+            tpe_trials = study_trials(tpe_run.storage, tpe_run.study)
+        else:
+            db = Path(args.tpe_from) / f"{name}-gps" / "study.db"
+            if not db.exists():
+                raise SystemExit(f"{db}: no plain-TPE study for {name}; run build_bank.py or pass --run-tpe")
+            tpe_trials = study_trials(f"sqlite:///{db.resolve()}", f"{name}-gps-tpe-s{args.seed}")
+        if len(tpe_trials) < args.tpe_trials:
+            raise SystemExit(f"{name}: the TPE study holds {len(tpe_trials)} spent trials < {args.tpe_trials}")
+        picks = {"prior": best_of(prior_trials, args.trials, lower),
+                 "tpe_small": best_of(tpe_trials, args.trials, lower),
+                 "tpe": best_of(tpe_trials, args.tpe_trials, lower)}
+        row = {"task": name, "metric": task.metric, "lower_is_better": lower, "bank_tasks": others,
+               "prior_tasks": (prior_run.prior or {}).get("tasks", []),
+               **{k: ({"val": v["val"], "test": v["test"], "trial": v["number"]} if v else None)
+                  for k, v in picks.items()}}
+        if picks["prior"] and picks["tpe"]:
+            a, b = picks["prior"]["test"], picks["tpe"]["test"]
+            row["gain"] = (b - a) / abs(b) if lower else (a - b) / abs(b)
+        rows.append(row)
+        print(f"{name}: done in {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+        Path(args.out).write_text(json.dumps({"config": vars(args), "rows": rows}, indent=1))
+    print(markdown(rows, args))
+    return 0
+
+
+def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    def cell(x: dict[str, Any] | None) -> str:
+        return "n/a" if x is None else f"{x['test']:.4f} (val {x['val']:.4f}, trial {x['trial']})"
+
+    n, m = args.trials, args.tpe_trials
+    lines = [f"Leave-one-task-out transfer on the shipped molecular bank (gps space, {args.epochs} epochs per trial, "
+             f"seed {args.seed}); test metric of the best-validation trial", "",
+             f"| task | metric | prior@{n} | TPE@{n} | TPE@{m} | prior vs TPE@{m} | prior built from |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        gain = f"{100 * r['gain']:+.1f}%" if "gain" in r else "n/a"
+        used = ", ".join(f"{t} {s:.2f}" for t, s in r["prior_tasks"]) or "(none)"
+        lines.append(f"| {r['task']} | {r['metric']} | {cell(r['prior'])} | {cell(r['tpe_small'])} | "
+                     f"{cell(r['tpe'])} | {gain} | {used} |")
+    gains = [r["gain"] for r in rows if "gain" in r]
+    if gains:
+        wins = sum(g >= 0 for g in gains)
+        lines += ["", f"mean sign-adjusted relative difference, prior@{n} vs TPE@{m}: "
+                  f"{100 * statistics.fmean(gains):+.2f}% over {len(gains)} tasks (target >= 0); prior at least as "
+                  f"good on {wins}/{len(gains)}"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
