@@ -35,23 +35,23 @@ def copy_study(bank: Any, task: Any, study_name: str, storage: str, space: Any, 
     from optuna.trial import TrialState
 
     from autogt.bank import BankDesign, BankRecord, BankResult, BankTask
-    from autogt.models.spec import ArchSpec
+    from autogt.controllers.search import TrialSummary
 
     study = optuna.load_study(study_name=study_name, storage=storage)
     records = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)):
-        attrs = t.user_attrs
-        if "spec" not in attrs:
+        if not t.user_attrs.get("spec"):
             continue
-        spec = ArchSpec.from_json(attrs["spec"])
-        design = BankDesign.from_spec(spec, space=space.name, params=dict(t.params))
+        summary = TrialSummary.from_trial(t)  # val, test and cost as OptunaController.tell stored them
+        m = summary.metrics
+        design = BankDesign.from_spec(summary.spec, space=space.name, params=summary.params)
         status = {TrialState.COMPLETE: "ok", TrialState.PRUNED: "pruned"}.get(t.state, "failed")
         result = BankResult(
             task=task.name, design=design.hash, seed=seed, fidelity=_fidelity(budget), status=status,
-            metric=attrs.get("metric") or task.metric, val=attrs.get("val"), test=attrs.get("test"),
-            num_params=attrs.get("params"), flops=attrs.get("flops"), latency_ms=attrs.get("latency_ms"),
+            metric=m.get("metric") or task.metric, val=summary.val, test=summary.test,
+            num_params=m.get("params"), flops=m.get("flops"), latency_ms=m.get("latency_ms"),
             device=device, source=f"search:{space.name}",
-            metrics={k: attrs.get(k) for k in ("epochs", "train_time_s", "reason") if attrs.get(k) is not None},
+            metrics={k: m.get(k) for k in ("epochs", "train_time_s") if m.get(k) is not None},
         )  # fmt: skip
         records.append(BankRecord(result=result, design=design))
     bank.add_task(BankTask.from_task(task, source="build_bank"))

@@ -60,15 +60,17 @@ def best_of(trials: list[dict[str, Any]], n: int, lower: bool) -> dict[str, Any]
 
 
 def study_trials(storage: str, study: str) -> list[dict[str, Any]]:
-    """Spent trials (complete, pruned or failed) of an Optuna study in the order they started."""
+    """Spent trials (complete, pruned or failed) of an Optuna study in the order they ran, as
+    :class:`~autogt.controllers.search.TrialSummary` dicts (``number``, ``val``, ``test``, ``params``...)."""
     import optuna
     from optuna.trial import TrialState
+
+    from autogt.controllers.search import TrialSummary
 
     s = optuna.load_study(study_name=study, storage=storage)
     spent = [t for t in s.get_trials(deepcopy=False) if t.state in (TrialState.COMPLETE, TrialState.PRUNED,
                                                                       TrialState.FAIL)]
-    return [{"number": t.number, "val": t.user_attrs.get("val"), "test": t.user_attrs.get("test"),
-             "params": dict(t.params)} for t in sorted(spent, key=lambda t: t.number)]
+    return [TrialSummary.from_trial(t).to_dict() for t in sorted(spent, key=lambda t: t.number)]
 
 
 def main(argv: list[str] | None = None) -> int:
