@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--work", default="runs/build_bank", help="search folders and the scratch bank")
     p.add_argument("--out", default="bank/autogt_searches.csv.gz", help="the shipped file to write")
+    p.add_argument("--scratch", default=None, help="the scratch bank (default: <work>/bank.db)")
     p.add_argument("--no-embeddings", action="store_true", help="skip the anchor-model Fisher embeddings")
     p.add_argument("--min-results", type=int, default=40,
                    help="export only tasks with at least this many results (an unfinished task stays out)")
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    bank = Bank(work / "bank.db", shipped=False)
+    bank = Bank(args.scratch or work / "bank.db", shipped=False)
     budget = Budget(epochs=args.epochs, patience=args.patience)
     summary: dict[str, Any] = {}
     for name in [] if args.export_only else [d.strip() for d in args.data.split(",") if d.strip()]:
