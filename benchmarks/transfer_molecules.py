@@ -15,6 +15,7 @@ means the prior search did better (higher ROC-AUC, lower RMSE), averaged over ta
 Usage::
 
     nice python benchmarks/transfer_molecules.py --tasks esol,freesolv,bace,bbbp
+    python benchmarks/transfer_molecules.py --merge a.json b.json --out all.json    # one table of several runs
 
 Prints Markdown tables and writes ``--out`` (JSON).
 """
@@ -85,8 +86,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tpe-from", default="runs/build_bank", help="build_bank.py work folder with the TPE studies")
     p.add_argument("--run-tpe", action="store_true", help="run a fresh plain-TPE search instead")
     p.add_argument("--work", default="runs/transfer_molecules")
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                   help="no searches: print the table of earlier outputs of this script (one row per task)")
     p.add_argument("--out", default="benchmarks/out/transfer_molecules.json")
     args = p.parse_args(argv)
+    if args.merge:
+        runs = [json.loads(Path(f).read_text()) for f in args.merge]
+        rows = [r for run in runs for r in run["rows"]]
+        keys = ("trials", "tpe_trials", "epochs", "seed")
+        if any({k: run["config"][k] for k in keys} != {k: runs[0]["config"][k] for k in keys} for run in runs):
+            raise SystemExit("--merge: the runs differ in trials, tpe-trials, epochs or seed")
+        merged = {"config": runs[0]["config"], "merged": args.merge, "rows": rows}
+        Path(args.out).write_text(json.dumps(merged, indent=1))
+        print(markdown(rows, argparse.Namespace(**runs[0]["config"])))
+        return 0
 
     import optuna
 
