@@ -41,7 +41,8 @@ def bank_without(bank_file: Path, target: str, work: Path) -> tuple[str, list[st
     full = Bank(f"sqlite:///{work / 'all.db'}", shipped=False)
     if not full.counts():
         full.import_(bank_file)
-    others = [t.name for t in full.tasks() if t.name != target and full.counts().get(t.name, 0) > 0]
+    counts = full.counts()
+    others = [t.name for t in full.tasks() if t.name != target and counts.get(t.name, 0) > 0]
     part = work / f"without-{target}.csv"
     full.export(part, tasks=others)
     url = f"sqlite:///{work / f'without-{target}.db'}"

@@ -44,8 +44,8 @@ the backward of these gathers is a gather through the inverse index too, not a s
 (:meth:`AttentionPlan.gather_rows`; exact because padding slots get exactly zero gradient). Key-padding masks are
 cached per batch as additive ``0 / -inf`` tensors. In training with attention dropout the blocks use
 an explicit ``softmax(QK^T / sqrt(D) + mask) V`` on head-major blocks gathered contiguous (no copies
-inside the batched products) with a ``rand >= p`` keep mask: the fused CPU kernels do not drop, and
-``rand`` is about 5x faster than ``bernoulli`` on CPU.
+inside the batched products) with the cheap keep mask of :func:`autogt.models._util.dropout` (the fused
+CPU kernels do not drop).
 
 An optional additive attention bias (Graphormer-style) can be passed to ``forward`` as a callable
 ``bias(nodes) -> [G, heads or 1, L, L]`` of the node ids ``nodes [G, L]`` of a block (padding slots
@@ -159,20 +159,20 @@ class Block:
 
 
 class _Regather(torch.autograd.Function):
-    """``t.index_select(0, index)`` whose backward is ``grad.index_select(0, back)`` (rows where
-    ``valid`` is False zeroed), for index pairs that are inverse on the rows that carry gradient."""
+    """``t.index_select(0, index)`` whose backward is ``grad.index_select(0, back)`` (rows where ``pad``
+    is True zeroed), for index pairs that are inverse on the rows that carry gradient."""
 
     @staticmethod
-    def forward(ctx: Any, t: Tensor, index: Tensor, back: Tensor, valid: Tensor | None) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(back, valid)
+    def forward(ctx: Any, t: Tensor, index: Tensor, back: Tensor, pad: Tensor | None) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(back, pad)
         return t.index_select(0, index)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None]:  # type: ignore[override]
-        back, valid = ctx.saved_tensors
+        back, pad = ctx.saved_tensors
         out = grad.index_select(0, back)
-        if valid is not None:
-            out.masked_fill_(~valid.view(-1, *([1] * (out.dim() - 1))), 0.0)
+        if pad is not None:
+            out.masked_fill_(pad.view(-1, *([1] * (out.dim() - 1))), 0.0)
         return out, None, None, None
 
 
@@ -227,7 +227,7 @@ class AttentionPlan:
         self.valid: Tensor | None = None
         self._np: tuple[np.ndarray, np.ndarray] = (np.arange(n), np.ones(n, bool))  # gather, valid on the host
         self._head_major: dict[int, tuple[Tensor, Tensor, list[int]]] = {}
-        self._head_major_valid: dict[int, Tensor] = {}
+        self._pad_rows: dict[int, Tensor | None] = {0: None}  # heads -> slot rows to zero in scatter_rows' backward
         self._additive: dict[tuple[Any, ...], Tensor] = {}
         if self.identity or not self.blocks:
             return
@@ -250,6 +250,7 @@ class AttentionPlan:
         self.gather, self.scatter = dev(gather), dev(scatter)
         if any(b.masked for b in self.blocks):
             self.valid = dev(valid)
+            self._pad_rows[0] = dev(~valid)
 
     def mask(self, block: Block) -> Tensor | None:
         """Key-padding mask ``[G_b, 1, 1, L_b]`` of a block (None when it has no padding)."""
@@ -314,7 +315,8 @@ class AttentionPlan:
             self._head_major[heads] = (torch.from_numpy(g_rows).to(self.device, non_blocking=True),
                                        torch.from_numpy(back).to(self.device, non_blocking=True),
                                        [b.graphs * heads * b.length for b in self.blocks])
-            self._head_major_valid[heads] = torch.from_numpy(k_rows.copy()).to(self.device, non_blocking=True)
+            self._pad_rows[heads] = None if k_rows.all() else torch.from_numpy(~k_rows).to(self.device,
+                                                                                             non_blocking=True)
         return self._head_major[heads]
 
     def gather_rows(self, t: Tensor, heads: int = 0) -> Tensor:
@@ -338,13 +340,12 @@ class AttentionPlan:
         if heads == 0 and self.scatter is None:
             return t
         if heads == 0:
-            index, back, valid = self.scatter, self.gather, self.valid
+            index, back = self.scatter, self.gather
         else:
-            back, index = self.head_major(heads)[:2]
-            valid = self._head_major_valid[heads]
+            back, index, _ = self.head_major(heads)
         if not (torch.is_grad_enabled() and t.requires_grad):
             return t.index_select(0, index)
-        return _Regather.apply(t, index, back, valid)
+        return _Regather.apply(t, index, back, self._pad_rows[heads])
 
     def views(self, t: Tensor) -> list[Tensor]:
         """Each block's ``[G_b, L_b, *]`` view of a packed ``[P, *]`` tensor.
