@@ -34,8 +34,9 @@ from typing import Any
 LOWER_IS_BETTER = ("rmse", "mae")
 
 
-def bank_without(bank_file: Path, target: str, work: Path) -> tuple[str, list[str]]:
-    """A SQLite bank holding the records of ``bank_file`` except ``target``'s; returns (URL, its tasks)."""
+def bank_without(bank_file: Path, target: str, work: Path) -> tuple[Any, list[str]]:
+    """A SQLite bank holding the records of ``bank_file`` except ``target``'s (and not the shipped
+    records); returns (the open bank, its tasks)."""
     from autogt.bank import Bank
 
     full = Bank(f"sqlite:///{work / 'all.db'}", shipped=False)
@@ -45,12 +46,11 @@ def bank_without(bank_file: Path, target: str, work: Path) -> tuple[str, list[st
     others = [t.name for t in full.tasks() if t.name != target and counts.get(t.name, 0) > 0]
     part = work / f"without-{target}.csv"
     full.export(part, tasks=others)
-    url = f"sqlite:///{work / f'without-{target}.db'}"
-    bank = Bank(url, shipped=False)
+    bank = Bank(f"sqlite:///{work / f'without-{target}.db'}", shipped=False)  # this file only, no overlay
     if not bank.counts():
         bank.import_(part)
     assert target not in bank.counts(), "the target task leaked into its own bank"
-    return url, others
+    return bank, others
 
 
 def best_of(trials: list[dict[str, Any]], n: int, lower: bool) -> dict[str, Any] | None:
@@ -118,9 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         task = load_task(name, seed=args.seed)
         lower = task.metric in LOWER_IS_BETTER
         with tempfile.TemporaryDirectory(dir=work) as tmp:
-            url, others = bank_without(Path(args.bank_file), task.name, Path(tmp))
+            bank, others = bank_without(Path(args.bank_file), task.name, Path(tmp))
             prior_run = search(task, "gps", trials=args.trials, budget=budget, seed=args.seed,
-                               out=work / f"{name}-prior", progress=True, report=False, prior="bank", bank=url)
+                               out=work / f"{name}-prior", progress=True, report=False, prior="bank", bank=bank)
+            bank.close()
         prior_trials = study_trials(prior_run.storage, prior_run.study)
         if args.run_tpe:
             tpe_run = search(task, "gps", trials=args.tpe_trials, budget=budget, seed=args.seed,

@@ -456,7 +456,7 @@ def search(
     report: bool = True,
     space_label: str | None = None,
     prior: str = "auto",
-    bank: str | bool | None = None,
+    bank: Any = None,
 ) -> SearchResult:
     """Search ``space`` on ``data`` for ``trials`` spent trials (see the module docstring for resuming).
 
@@ -486,7 +486,8 @@ def search(
         prior: ``bank`` (transfer priors from the most similar bank tasks through a prior-aware sampler),
             ``none``, or ``auto`` (``bank`` when the bank holds similar tasks with usable designs, single
             objective only).
-        bank: bank URL (default ``$AUTOGT_BANK`` or ``~/.autogt/bank.db``); ``False`` disables reading
+        bank: bank URL (default ``$AUTOGT_BANK`` or ``~/.autogt/bank.db``) or an open
+            :class:`~autogt.bank.Bank` (e.g. one built with ``shipped=False``); ``False`` disables reading
             priors from and writing results to the bank.
     """
     if trials < 1:
@@ -539,13 +540,15 @@ def search(
     return dataclasses.replace(result, prior=prior_obj.to_dict() if prior_obj is not None else None)
 
 
-def _open_bank(bank: str | bool | None) -> Any:
+def _open_bank(bank: Any) -> Any:
     """The bank to read priors from and write results to, or None (``bank=False`` or no bank package)."""
     if bank is False:
         return None
     try:
         from autogt.bank import Bank
 
+        if isinstance(bank, Bank):
+            return bank
         return Bank(None if bank in (None, True) else str(bank))
     except ImportError:  # pragma: no cover - the bank is part of autogt
         return None

@@ -144,3 +144,12 @@ def test_prior_for_nasbench_and_search(nb_bank):
         controller.tell(proposal.trial_number, evaluator(proposal.spec))
     assert study.trials[0].params == prior.designs[0]
     assert len(study.trials) == 12 and study.best_value > 0.7
+
+
+def test_search_takes_an_open_bank_and_reads_only_it(nb_bank, tmp_path):
+    from autogt.controllers import search
+
+    result = search("nasbench:cora", "nasbench_graph", trials=3, prior="bank", bank=nb_bank, out=tmp_path / "s",
+                    progress=False, report=False)
+    used = [name for name, _ in result.prior["tasks"]]
+    assert used and set(used) <= {task_name("citeseer"), task_name("proteins")}  # no shipped molecular task
