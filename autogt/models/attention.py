@@ -22,8 +22,9 @@ How a batch of graphs of different sizes is attended (``impl``):
 - ``auto`` (default): an :class:`AttentionPlan` sorts the graphs by size and cuts them into *blocks*
   of consecutive sizes; each block is one dense ``[G_b, heads, L_b, head_dim]`` tensor with ``L_b``
   the largest graph of the block, run through one ``scaled_dot_product_attention`` call (with a
-  key-padding mask only when a graph of the block is shorter than ``L_b``). The cut is the exact
-  minimum of a cost model, ``sum_b G_b * C * (cell * L_b^2 + row * L_b) + call`` per block
+  key-padding mask only when a graph of the block is shorter than ``L_b``; on CPU, blocks shorter than
+  :data:`CPU_FUSED_MIN_LENGTH` use explicit batched products instead, see :func:`_block_attention`).
+  The cut is the exact minimum of a cost model, ``sum_b G_b * C * (cell * L_b^2 + row * L_b) + call`` per block
   (:class:`BlockCost`, constants measured on CPU, reasoned for CUDA): many tiny calls lose to call
   overhead, one big padded block loses to quadratic padding, the optimum sits between, and it
   degenerates to one mask-free call for one graph or equal-sized graphs. On random batches of 64
@@ -449,12 +450,19 @@ def attention_cost(ptr: Tensor, *, impl: str = "auto", inner: int = 64) -> dict[
 
 
 # --------------------------------------------------------------------------- kernels
+#: On CPU, dropout-free blocks of at least this many nodes use the fused ``scaled_dot_product_attention``;
+#: shorter ones the explicit products, which measured faster there (whole ``gps`` model, batches of 256
+#: BBBP / HIV / ESOL molecules in eval mode: 1.01-1.16x; ``benchmarks/attention.py``).
+CPU_FUSED_MIN_LENGTH = 64
+
+
 def _block_attention(plan: AttentionPlan, block: Block, q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None,
                      dropout_p: float) -> Tensor:
     """Softmax attention of one dense block of ``plan``, padded keys masked, ``bias`` added to the scores.
 
-    Without dropout this is one fused ``scaled_dot_product_attention`` call. With dropout it is an
-    explicit ``softmax(QK^T / sqrt(D) + mask) V`` (the fused CPU kernels do not drop) on contiguous
+    Without dropout, on CUDA or for blocks of at least :data:`CPU_FUSED_MIN_LENGTH` nodes, this is one fused
+    ``scaled_dot_product_attention`` call. Otherwise it is an explicit ``softmax(QK^T / sqrt(D) + mask) V``
+    (the fused CPU kernels do not drop, and on the short blocks of molecules they are slower) on contiguous
     head-major blocks: one ``baddbmm`` adds the cached mask, and on CPU blocks shorter than 16 are
     computed as ``K Q^T`` with the softmax over keys on dim -2, because ATen's last-dim softmax is
     several times slower on rows shorter than a vector register.
@@ -463,7 +471,7 @@ def _block_attention(plan: AttentionPlan, block: Block, q: Tensor, k: Tensor, v:
         q, k, v ``[G, H, L, D]``, bias ``[G, H or 1, L, L]`` -> ``[G, H, L, D]``.
     """
     g, h, length, d = q.shape
-    if dropout_p <= 0.0:
+    if dropout_p <= 0.0 and (q.device.type != "cpu" or length >= CPU_FUSED_MIN_LENGTH):
         attn_mask = plan.additive_mask(block, q.dtype)  # [G, 1, 1, L] or None
         if bias is not None:
             attn_mask = bias if attn_mask is None else bias + attn_mask
@@ -481,7 +489,7 @@ def _block_attention(plan: AttentionPlan, block: Block, q: Tensor, k: Tensor, v:
     weights = scores.softmax(keys_dim)
     if keys_dim == -2:
         weights = weights.transpose(1, 2)  # [G*H, L_q, L_k] (a view)
-    return torch.bmm(dropout(weights, dropout_p), v3).view(g, h, length, d)
+    return torch.bmm(dropout(weights, dropout_p) if dropout_p > 0.0 else weights, v3).view(g, h, length, d)
 
 
 def bucketed_attention(q: Tensor, k: Tensor, v: Tensor, ptr: Tensor, *, dropout_p: float = 0.0,
@@ -503,7 +511,7 @@ def bucketed_attention(q: Tensor, k: Tensor, v: Tensor, ptr: Tensor, *, dropout_
     if not plan.blocks:
         return q.new_zeros(q.shape)
     outs = []
-    if dropout_p > 0.0 and not plan.identity:  # explicit products: contiguous [G, H, L, D] blocks
+    if (dropout_p > 0.0 or q.device.type == "cpu") and not plan.identity:  # contiguous [G, H, L, D] blocks
         rows = plan.head_major(h)[2]
         qs, ks, vs = (plan.gather_rows(t.reshape(n * h, d), h).split(rows) for t in (q, k, v))
         for block, qb, kb, vb in zip(plan.blocks, qs, ks, vs, strict=True):
