@@ -29,6 +29,10 @@ Tables:
    mean pooling, 2-layer head), AdamW steps on the same pre-collated batches of 32 training graphs,
    with plain random batches and with size-aware batches (:mod:`autogt.data.sampler`).
 4. **CUDA**: table 1 on the GPU when one is present (``cuda`` available), else a note.
+5. **Inference kernels** (CPU): the whole ``gps`` model (width 64 with 4 heads, width 128 with 8) in eval mode on
+   each batch, with the default kernel choice (explicit products for blocks shorter than
+   ``CPU_FUSED_MIN_LENGTH``, fused ``scaled_dot_product_attention`` above) vs every block through the fused call
+   (both on the same contiguous head-major blocks).
 
 Usage::
 
@@ -322,6 +326,42 @@ def _csv(value: str, cast: Callable[[str], Any]) -> list[Any]:
     return [cast(v) for v in value.split(",") if v.strip()]
 
 
+def bench_inference_kernels(task: Any, graphs: int, seed: int, hidden: int, heads: int, rounds: int,
+                            device: torch.device) -> dict[str, Any]:
+    """Eval-mode forward of the whole ``gps`` model: default CPU kernel choice vs the fused call for every block."""
+    import dataclasses
+
+    from autogt.models import attention as attn_mod
+
+    spec = builtin_spec("gps")
+    spec = dataclasses.replace(spec, hidden=hidden,
+                               layers=tuple(dataclasses.replace(layer, heads=heads) for layer in spec.layers))
+    from torch_geometric.data import Batch
+
+    task = add_pe(task, spec.pe, spec.pe_dim)
+    model = build_model(spec, task).to(device).eval()
+    gen = torch.Generator().manual_seed(seed)  # the graphs of sample_batch(task, graphs, seed), with their PE
+    batch = Batch.from_data_list([task.graphs[i] for i in torch.randperm(len(task.graphs), generator=gen)[:graphs]])
+    batch = batch.to(device)
+    default = attn_mod.CPU_FUSED_MIN_LENGTH
+    choices = {"default": default, "fused": 0}
+    times: dict[str, list[float]] = {k: [] for k in choices}
+    try:
+        with torch.no_grad():
+            for r in range(rounds + 1):
+                for k in choices if r % 2 == 0 else reversed(list(choices)):
+                    attn_mod.CPU_FUSED_MIN_LENGTH = choices[k]
+                    _sync(device)
+                    t0 = time.perf_counter()
+                    model(batch)
+                    _sync(device)
+                    if r:  # the first round warms up
+                        times[k].append(time.perf_counter() - t0)
+    finally:
+        attn_mod.CPU_FUSED_MIN_LENGTH = default
+    return {k: {"times_s": v, "median_s": statistics.median(v)} for k, v in times.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -331,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heads", default="4,8")
     parser.add_argument("--threads", default="1,2", help="CPU thread counts for tables 1-2 (table 3: the first)")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--parts", default="layer,attention,throughput,cuda")
+    parser.add_argument("--parts", default="layer,attention,throughput,cuda,inference")
     parser.add_argument("--train-batches", type=int, default=40, help="training steps per round (table 3)")
     parser.add_argument("--quick", action="store_true", help="smoke run: bbbp, 64 graphs, hidden 64, 2 rounds")
     parser.add_argument("--out", default="benchmarks/out/attention.json")
@@ -443,6 +483,20 @@ def main(argv: list[str] | None = None) -> int:
                          "fwd+bwd PyG", "speed-up"], rows))
         else:
             emit("\n### 4. CUDA\n\nNo CUDA device on this machine; table 4 not measured.")
+
+    if "inference" in parts:
+        torch.set_num_threads(threads[0])
+        rows = []
+        for d, g in batches:
+            for hidden, heads in ((64, 4), (128, 8)):
+                r = bench_inference_kernels(tasks[d], g, 0, hidden, heads, args.rounds, cpu)
+                raw.setdefault("inference", {})[f"{d}/{g}/{hidden}/{heads}"] = r
+                f_d, f_f = _ms(r["default"]["times_s"]), _ms(r["fused"]["times_s"])
+                rows.append([f"{d} x{g}", str(hidden), str(heads), f"{f_d:.1f}", f"{f_f:.1f}", f"{f_f / f_d:.2f}x"])
+        emit(f"\n### 5. Inference kernels, whole gps model in eval mode (CPU, {threads[0]} thread"
+             f"{'s' if threads[0] > 1 else ''}; ms)\n")
+        emit(_table(["batch", "hidden", "heads", "default (explicit < 64 nodes)", "fused SDPA on every block",
+                     "speed-up"], rows))
 
     raw["seconds"] = time.perf_counter() - started
     raw["markdown"] = "\n".join(out_text)

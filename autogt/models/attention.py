@@ -451,8 +451,8 @@ def attention_cost(ptr: Tensor, *, impl: str = "auto", inner: int = 64) -> dict[
 
 # --------------------------------------------------------------------------- kernels
 #: On CPU, dropout-free blocks of at least this many nodes use the fused ``scaled_dot_product_attention``;
-#: shorter ones the explicit products, which measured faster there (whole ``gps`` model, batches of 256
-#: BBBP / HIV / ESOL molecules in eval mode: 1.01-1.16x; ``benchmarks/attention.py``).
+#: shorter ones the explicit products, which measured faster there (whole ``gps`` model in eval mode on
+#: batches of 64 and 256 BBBP / HIV / ESOL molecules: 1.03-1.20x; ``benchmarks/attention.py``, table 5).
 CPU_FUSED_MIN_LENGTH = 64
 
 
