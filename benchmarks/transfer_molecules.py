@@ -93,10 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.merge:
         runs = [json.loads(Path(f).read_text()) for f in args.merge]
-        rows = [r for run in runs for r in run["rows"]]
-        keys = ("trials", "tpe_trials", "epochs", "seed")
+        rows = [{"seed": run["config"]["seed"], **r} for run in runs for r in run["rows"]]
+        keys = ("trials", "tpe_trials", "epochs")
         if any({k: run["config"][k] for k in keys} != {k: runs[0]["config"][k] for k in keys} for run in runs):
-            raise SystemExit("--merge: the runs differ in trials, tpe-trials, epochs or seed")
+            raise SystemExit("--merge: the runs differ in trials, tpe-trials or epochs")
+        seen = [(r["task"], r["seed"]) for r in rows]
+        if len(set(seen)) != len(seen):
+            raise SystemExit("--merge: a (task, seed) appears in more than one run")
         merged = {"config": runs[0]["config"], "merged": args.merge, "rows": rows}
         Path(args.out).write_text(json.dumps(merged, indent=1))
         print(markdown(rows, argparse.Namespace(**runs[0]["config"])))
@@ -137,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         picks = {"prior": best_of(prior_trials, args.trials, lower),
                  "tpe_small": best_of(tpe_trials, args.trials, lower),
                  "tpe": best_of(tpe_trials, args.tpe_trials, lower)}
-        row = {"task": name, "metric": task.metric, "lower_is_better": lower, "bank_tasks": others,
+        row = {"task": name, "seed": args.seed, "metric": task.metric, "lower_is_better": lower, "bank_tasks": others,
                "prior_tasks": (prior_run.prior or {}).get("tasks", []),
                **{k: ({"val": v["val"], "test": v["test"], "trial": v["number"]} if v else None)
                   for k, v in picks.items()}}
@@ -156,21 +159,32 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         return "n/a" if x is None else f"{x['test']:.4f} (val {x['val']:.4f}, trial {x['trial']})"
 
     n, m = args.trials, args.tpe_trials
+    seeds = sorted({r.get("seed", args.seed) for r in rows})
     lines = [f"Leave-one-task-out transfer on the shipped molecular bank (gps space, {args.epochs} epochs per trial, "
-             f"seed {args.seed}); test metric of the best-validation trial", "",
-             f"| task | metric | prior@{n} | TPE@{n} | TPE@{m} | prior vs TPE@{m} | prior built from |",
-             "|---|---|---|---|---|---|---|"]
+             f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}); test metric of the best-validation "
+             "trial (a seed sets the sampler, the training seed and, for random splits, the split)", "",
+             f"| task | seed | metric | prior@{n} | TPE@{n} | TPE@{m} | prior vs TPE@{m} | prior built from |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         gain = f"{100 * r['gain']:+.1f}%" if "gain" in r else "n/a"
         used = ", ".join(f"{t} {s:.2f}" for t, s in r["prior_tasks"]) or "(none)"
-        lines.append(f"| {r['task']} | {r['metric']} | {cell(r['prior'])} | {cell(r['tpe_small'])} | "
-                     f"{cell(r['tpe'])} | {gain} | {used} |")
+        lines.append(f"| {r['task']} | {r.get('seed', args.seed)} | {r['metric']} | {cell(r['prior'])} | "
+                     f"{cell(r['tpe_small'])} | {cell(r['tpe'])} | {gain} | {used} |")
     gains = [r["gain"] for r in rows if "gain" in r]
     if gains:
         wins = sum(g >= 0 for g in gains)
         lines += ["", f"mean sign-adjusted relative difference, prior@{n} vs TPE@{m}: "
-                  f"{100 * statistics.fmean(gains):+.2f}% over {len(gains)} tasks (target >= 0); prior at least as "
+                  f"{100 * statistics.fmean(gains):+.2f}% over {len(gains)} runs (target >= 0); prior at least as "
                   f"good on {wins}/{len(gains)}"]
+        per_task: dict[str, list[float]] = {}
+        for r in rows:
+            if "gain" in r:
+                per_task.setdefault(r["task"], []).append(r["gain"])
+        if len(seeds) > 1:
+            task_means = {t: statistics.fmean(g) for t, g in per_task.items()}
+            lines.append("per task (mean over its seeds): " + ", ".join(
+                f"{t} {100 * g:+.1f}% (n={len(per_task[t])})" for t, g in task_means.items())
+                + f"; mean over tasks {100 * statistics.fmean(task_means.values()):+.2f}%")
     return "\n".join(lines)
 
 
