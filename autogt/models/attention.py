@@ -450,10 +450,10 @@ def attention_cost(ptr: Tensor, *, impl: str = "auto", inner: int = 64) -> dict[
 
 
 # --------------------------------------------------------------------------- kernels
-#: On CPU, dropout-free blocks of at least this many nodes use the fused ``scaled_dot_product_attention``;
-#: shorter ones the explicit products, which measured faster there (whole ``gps`` model in eval mode on
-#: batches of 64 and 256 BBBP / HIV / ESOL molecules: 1.03-1.20x; ``benchmarks/attention.py``, table 5).
-CPU_FUSED_MIN_LENGTH = 64
+#: On CPU, dropout-free blocks of at least this many nodes use the fused ``scaled_dot_product_attention``
+#: (memory-lean for long graphs); shorter ones the explicit products, which measured faster there for every
+#: molecular batch tried (``benchmarks/attention.py``, tables 2 and 5).
+CPU_FUSED_MIN_LENGTH = 128
 
 
 def _block_attention(plan: AttentionPlan, block: Block, q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None,
