@@ -6,6 +6,11 @@ autogt (files in the ``bank/`` folder at the top of the source tree) are loaded,
 an in-memory overlay that is never written; reads see both, the writable store winning on the same
 ``(task, design, seed, fidelity)``.
 
+Writes are idempotent: a result whose ``(task, design, seed, fidelity)`` is stored already is ignored, unless
+it has a better status (``ok`` over ``pruned`` over ``failed``), in which case it replaces the stored one. A
+search whose worker was killed mid-trial records that trial as failed, and the re-queued trial that later
+completes the same design must not be lost behind it.
+
 Example:
     >>> from autogt.models.spec import ArchSpec
     >>> bank = Bank("sqlite://", shipped=False)
@@ -25,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from autogt.bank import _similarity as sim
 from autogt.bank._files import read_rows, shipped_files, write_rows
@@ -41,11 +46,43 @@ from autogt.bank._records import (
     rows_to_records,
     task_row,
 )
-from autogt.bank._schema import DESIGNS, RESULTS, TASKS, create_schema, insert_ignore, make_engine, resolve_url, write
+from autogt.bank._schema import (
+    DESIGNS,
+    RESULTS,
+    TASKS,
+    chunks,
+    create_schema,
+    insert_ignore,
+    make_engine,
+    resolve_url,
+    write,
+)
 
 __all__ = ["Bank", "SHIPPED_DIR"]
 
 SHIPPED_DIR = "bank"  # folder of shipped records at the top of the source tree
+STATUS_RANK = {"failed": 0, "pruned": 1, "ok": 2}  # a stored result is replaced only by a better status
+
+
+def insert_results(conn: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert result rows, ignoring keys already stored, except that a row replaces a stored one of the same
+    ``(task, design, seed, fidelity)`` with a worse status (:data:`STATUS_RANK`)."""
+    insert_ignore(conn, RESULTS, rows)
+    better = [r for r in rows if STATUS_RANK.get(r["status"], 0) > 0]
+    if not better:
+        return
+    worse: dict[tuple[Any, ...], tuple[int, str]] = {}  # stored non-ok results of these tasks (few)
+    cols = (RESULTS.c.id, RESULTS.c.task, RESULTS.c.design, RESULTS.c.seed, RESULTS.c.fidelity, RESULTS.c.status)
+    for names in chunks(sorted({r["task"] for r in better}), 500):
+        query = select(*cols).where(RESULTS.c.task.in_(names), RESULTS.c.status != "ok")
+        for row in conn.execute(query):
+            worse[(row.task, row.design, row.seed, row.fidelity)] = (row.id, row.status)
+    for r in better:
+        key = (r["task"], r["design"], r["seed"], r["fidelity"])
+        hit = worse.get(key)
+        if hit is not None and STATUS_RANK.get(r["status"], 0) > STATUS_RANK.get(hit[1], 0):
+            conn.execute(update(RESULTS).where(RESULTS.c.id == hit[0]).values(**r))
+            worse[key] = (hit[0], r["status"])
 
 
 def _task_values(t: BankTask) -> dict[str, Any]:
@@ -216,7 +253,8 @@ class Bank:
         return res
 
     def add_records(self, tasks: Iterable[BankTask], records: Sequence[BankRecord], *, chunk: int = 20000) -> int:
-        """Bulk insert-or-ignore of tasks (new names only), designs and results; returns new results."""
+        """Bulk insert-or-ignore of tasks (new names only), designs and results (a result with a better status
+        replaces a stored one, see the module docstring); returns the number of new results."""
         task_rows = [_task_values(t) for t in tasks]
         task_rows += [_task_values(BankTask(name=n)) for n in {r.result.task for r in records}]
         before = self._count()
@@ -233,7 +271,7 @@ class Bank:
             def _rest(conn: Any, designs: list[dict[str, Any]] = designs,
                       results: list[dict[str, Any]] = results) -> None:
                 insert_ignore(conn, DESIGNS, designs)
-                insert_ignore(conn, RESULTS, results)
+                insert_results(conn, results)
 
             write(self._engine, _rest)
         return self._count() - before
@@ -436,6 +474,6 @@ def _write_all(engine: Engine, tasks: list[BankTask], records: list[BankRecord])
     def _do(conn: Any) -> None:
         insert_ignore(conn, TASKS, [_task_values(t) for t in tasks])
         insert_ignore(conn, DESIGNS, list({r.design.hash: _design_values(r.design) for r in records}.values()))
-        insert_ignore(conn, RESULTS, [_result_values(r.result) for r in records])
+        insert_results(conn, [_result_values(r.result) for r in records])
 
     write(engine, _do)

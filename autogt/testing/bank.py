@@ -26,6 +26,7 @@ from autogt.train.result import EvalResult
 
 __all__ = [
     "test_bank_idempotent_writes",
+    "test_bank_better_status_replaces_a_stored_result",
     "test_bank_seed_and_fidelity_are_part_of_the_key",
     "test_bank_task_updates_merge",
     "test_bank_results_best_and_keys",
@@ -60,6 +61,26 @@ def test_bank_idempotent_writes(bank_url: str) -> None:
     assert rec.result.val == 0.81 and rec.result.num_params == 1234 and rec.result.device == "cpu"
     assert rec.design.hash == spec_number(1).hash() and rec.design.spec == spec_number(1)
     assert [t.name for t in bank.tasks()] == ["t"]
+
+
+def test_bank_better_status_replaces_a_stored_result(bank_url: str) -> None:
+    # a worker killed mid-trial leaves a failed result; the re-queued trial completing the same design replaces it,
+    # while a later failure or pruning of a completed design changes nothing
+    bank = _open(bank_url)
+    spec = spec_number(2)
+    bank.add_result("t", spec, EvalResult(status="failed", metric="rocauc", reason="killed"), seed=0, fidelity=10)
+    assert [r.result.status for r in bank.results("t", status=None)] == ["failed"]
+    bank.add_result("t", spec, EvalResult(status="pruned", metric="rocauc", val=0.6), seed=0, fidelity=10)
+    assert [(r.result.status, r.val) for r in bank.results("t", status=None)] == [("pruned", 0.6)]
+    ok = EvalResult(status="ok", metric="rocauc", val=0.8, test=0.7, params=99)
+    records = [BankRecord(BankResult.from_eval("t", spec.hash(), ok, seed=0, fidelity=10),
+                          BankDesign.from_spec(spec))]
+    bank.add_records([], records)  # the bulk path (imports, build_bank) too
+    for later in ("failed", "pruned"):
+        bank.add_result("t", spec, EvalResult(status=later, metric="rocauc", val=0.1), seed=0, fidelity=10)
+    stored = bank.results("t", status=None)
+    assert [(r.result.status, r.val, r.result.test, r.result.num_params) for r in stored] == [("ok", 0.8, 0.7, 99)]
+    assert bank.counts() == {"t": 1}
 
 
 def test_bank_seed_and_fidelity_are_part_of_the_key(bank_url: str) -> None:

@@ -27,7 +27,7 @@ def test_there_are_shipped_records():
 
 def test_every_shipped_task_has_40_complete_results(shipped):
     tasks = shipped.tasks()
-    assert {"bbbp", "bace", "esol", "freesolv"} <= {t.name for t in tasks}
+    assert {"bbbp", "bace", "esol", "freesolv", "tox21"} <= {t.name for t in tasks}
     space = load_space("gps")
     for task in tasks:
         results = shipped.results(task)
