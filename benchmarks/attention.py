@@ -98,13 +98,15 @@ def _ms(ts: list[float]) -> float:
 # ----------------------------------------------------------------------------- batches
 
 
-def sample_batch(task: Any, graphs: int, seed: int) -> Any:
-    """``graphs`` random graphs of ``task`` (seeded) as one PyG ``Batch``."""
+def sample_batch(task: Any, graphs: int, seed: int, keep: tuple[str, ...] | None = ("x", "edge_index", "edge_attr")
+                 ) -> Any:
+    """``graphs`` random graphs of ``task`` (seeded) as one PyG ``Batch`` of their ``keep`` attributes (None: all)."""
     from torch_geometric.data import Batch
 
     gen = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(task.graphs), generator=gen)[:graphs].tolist()
-    keep = ("x", "edge_index", "edge_attr")
+    if keep is None:
+        return Batch.from_data_list([task.graphs[i] for i in idx])
     return Batch.from_data_list([task.graphs[i].__class__(**{k: task.graphs[i][k] for k in keep}) for i in idx])
 
 
@@ -336,13 +338,9 @@ def bench_inference_kernels(task: Any, graphs: int, seed: int, hidden: int, head
     spec = builtin_spec("gps")
     spec = dataclasses.replace(spec, hidden=hidden,
                                layers=tuple(dataclasses.replace(layer, heads=heads) for layer in spec.layers))
-    from torch_geometric.data import Batch
-
     task = add_pe(task, spec.pe, spec.pe_dim)
     model = build_model(spec, task).to(device).eval()
-    gen = torch.Generator().manual_seed(seed)  # the graphs of sample_batch(task, graphs, seed), with their PE
-    batch = Batch.from_data_list([task.graphs[i] for i in torch.randperm(len(task.graphs), generator=gen)[:graphs]])
-    batch = batch.to(device)
+    batch = sample_batch(task, graphs, seed, keep=None).to(device)  # the graphs of tables 1-2, with their PE
     default = attn_mod.CPU_FUSED_MIN_LENGTH
     choices = {"default": default, "fused": 0}
     times: dict[str, list[float]] = {k: [] for k in choices}

@@ -176,11 +176,11 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         lines += ["", f"mean sign-adjusted relative difference, prior@{n} vs TPE@{m}: "
                   f"{100 * statistics.fmean(gains):+.2f}% over {len(gains)} runs (target >= 0); prior at least as "
                   f"good on {wins}/{len(gains)}"]
-        per_task: dict[str, list[float]] = {}
-        for r in rows:
-            if "gain" in r:
-                per_task.setdefault(r["task"], []).append(r["gain"])
         if len(seeds) > 1:
+            per_task: dict[str, list[float]] = {}
+            for r in rows:
+                if "gain" in r:
+                    per_task.setdefault(r["task"], []).append(r["gain"])
             task_means = {t: statistics.fmean(g) for t, g in per_task.items()}
             lines.append("per task (mean over its seeds): " + ", ".join(
                 f"{t} {100 * g:+.1f}% (n={len(per_task[t])})" for t, g in task_means.items())
