@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from autogt.bank._anchors import DEFAULT_ANCHORS, anchor_embedding, fisher_summary
 from autogt.bank._nasbench import import_nasbench
-from autogt.bank._prior import Prior, build_prior
+from autogt.bank._prior import Prior, build_prior, reliability
 from autogt.bank._records import (
     BankDesign,
     BankError,
@@ -50,6 +50,7 @@ __all__ = [
     "fisher_summary",
     "DEFAULT_ANCHORS",
     "build_prior",
+    "reliability",
     "task_features",
     "meta_similarity",
     "embedding_similarity",

@@ -5,6 +5,11 @@ values (how often each value appears among the best designs of each similar task
 of concrete designs to try first: designs ranked by their similarity-weighted quantile across the
 similar tasks (a design good on every similar task beats one that is best on a single task).
 
+Each similar task's weight is its similarity times its :func:`reliability`: the rank agreement of
+validation and test results across its designs. On a task whose validation ranking barely predicts
+its test ranking (a small or noisy split) the ranking of designs is mostly noise, and it should not
+steer a new task however similar it looks.
+
 Designs are matched across tasks by their space ``key`` and turned into the new space's parameters by
 a ``to_params(design) -> dict | None`` function (``None``: the design does not fit the new space).
 
@@ -30,7 +35,7 @@ import numpy as np
 
 from autogt.bank._records import BankDesign, BankRecord
 
-__all__ = ["Prior", "build_prior", "quantiles", "LOWER_IS_BETTER"]
+__all__ = ["Prior", "build_prior", "quantiles", "reliability", "LOWER_IS_BETTER"]
 
 LOWER_IS_BETTER = ("rmse", "mae")
 ToParams = Callable[[BankDesign], "Mapping[str, Any] | None"]
@@ -44,11 +49,13 @@ class Prior:
         tasks: ``(task name, similarity)`` of the bank tasks it was built from, most similar first.
         dims: parameter -> value -> probability (each inner dict sums to 1).
         designs: concrete parameter dicts to try first, best first.
+        reliability: task name -> the :func:`reliability` its weight was multiplied by.
     """
 
     tasks: tuple[tuple[str, float], ...] = ()
     dims: dict[str, dict[Any, float]] = field(default_factory=dict)
     designs: tuple[dict[str, Any], ...] = ()
+    reliability: dict[str, float] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -60,6 +67,7 @@ class Prior:
             "tasks": [[n, s] for n, s in self.tasks],
             "dims": {k: [[v, p] for v, p in d.items()] for k, d in self.dims.items()},
             "designs": [dict(d) for d in self.designs],
+            "reliability": dict(self.reliability),
         }
 
 
@@ -89,6 +97,32 @@ def quantiles(values: Sequence[float], *, lower_is_better: bool = False) -> np.n
     return ranks / max(len(v), 1)
 
 
+def reliability(records: Sequence[BankRecord], *, min_results: int = 8) -> float:
+    """How far a task's validation ranking of designs predicts its test ranking: the Spearman
+    correlation of validation and test values over the records holding both, clipped to ``[0, 1]``.
+
+    Returns 1 (no evidence against the task) when fewer than ``min_results`` records have both values.
+
+    Example:
+        >>> from autogt.bank._records import BankDesign, BankRecord, BankResult
+        >>> def rec(i, val, test):
+        ...     d = BankDesign(hash=str(i), spec_json="{}", key=str(i))
+        ...     return BankRecord(BankResult(task="t", design=str(i), val=val, test=test, metric="rmse"), d)
+        >>> round(reliability([rec(i, i, 2 * i) for i in range(10)]), 6)
+        1.0
+        >>> reliability([rec(i, i, 10 - i) for i in range(10)])   # validation ranks say nothing
+        0.0
+    """
+    pairs = [(r.val, r.result.test) for r in records if r.val is not None and r.result.test is not None]
+    if len(pairs) < max(min_results, 2):
+        return 1.0
+    a = quantiles([v for v, _ in pairs])
+    b = quantiles([t for _, t in pairs])
+    if a.std() < 1e-12 or b.std() < 1e-12:
+        return 1.0
+    return float(min(max(np.corrcoef(a, b)[0, 1], 0.0), 1.0))
+
+
 def build_prior(
     similar: Sequence[tuple[str, float]],
     records: Mapping[str, Sequence[BankRecord]],
@@ -101,6 +135,7 @@ def build_prior(
     rank_by: str = "val+test",
     aggregate: str = "logit",
     power: float = 1.0,
+    weigh_reliability: bool = True,
 ) -> Prior:
     """Build a :class:`Prior` from similar tasks and their records.
 
@@ -117,14 +152,17 @@ def build_prior(
         aggregate: how a design's quantiles on the similar tasks are combined: ``mean`` or ``logit``
             (mean log-odds, which rewards designs that are near the top everywhere).
         power: similarities are raised to this power before weighting (larger: trust the closest more).
+        weigh_reliability: multiply each task's weight by its :func:`reliability`.
     """
     if rank_by not in ("val", "val+test"):
         raise ValueError(f"rank_by: {rank_by!r} is not allowed; choose val or val+test")
     if aggregate not in ("mean", "logit"):
         raise ValueError(f"aggregate: {aggregate!r} is not allowed; choose mean or logit")
-    weights = {name: max(float(s), 0.0) ** power for name, s in similar if records.get(name)}
+    rel = {name: reliability(records[name]) if weigh_reliability else 1.0 for name, _ in similar if records.get(name)}
+    weights = {name: max(float(s), 0.0) ** power * rel[name] for name, s in similar if records.get(name)}
+    tasks = tuple(sorted(((n, float(s)) for n, s in similar), key=lambda x: -x[1]))
     if not weights or sum(weights.values()) <= 0:
-        return Prior(tasks=tuple((n, float(s)) for n, s in similar))
+        return Prior(tasks=tasks, reliability=rel)
     params_cache: dict[str, dict[str, Any] | None] = {}
 
     def params_of(rec: BankRecord) -> dict[str, Any] | None:
@@ -140,6 +178,8 @@ def build_prior(
     shortlist: set[str] = set()
     total_w = sum(weights.values())
     for name, w in weights.items():
+        if w <= 0:  # an unreliable task votes for nothing
+            continue
         recs = [r for r in records[name] if r.val is not None]
         lower = bool(recs) and recs[0].result.metric in LOWER_IS_BETTER
         q = quantiles([r.val for r in recs], lower_is_better=lower)  # type: ignore[misc]
@@ -182,8 +222,7 @@ def build_prior(
         if any(_distance(params, d) < max(min_distance, 1) for d in designs):
             continue
         designs.append(params)
-    tasks = tuple(sorted(((n, float(s)) for n, s in similar), key=lambda x: -x[1]))
-    return Prior(tasks=tasks, dims=dims, designs=tuple(designs))
+    return Prior(tasks=tasks, dims=dims, designs=tuple(designs), reliability=rel)
 
 
 def _logit(q: np.ndarray) -> np.ndarray:

@@ -5,7 +5,10 @@ Example:
     {"before": {"metric": "rocauc", "val": 0.91, ...}, "after": {...}, "checkpoint": "runs/prune-.../model.safetensors"}
 
 ``--target flops=0.5`` means the pruned model has 0.5x the dense model's FLOPs (half; a 50% reduction);
-``params=P`` likewise; ``latency_ms=L`` is an absolute predicted latency on ``--device`` (default ``cpu``).
+``params=P`` and ``latency=R`` (predicted latency on ``--device``, default ``cpu``) likewise;
+``latency_ms=L`` is an absolute predicted latency. Comma-separated targets prune to the first and keep
+the others as bounds: ``--target flops=0.3,latency=0.4`` removes 70% of the FLOPs the way that also
+cuts the predicted latency to at most 0.4x (l0 only).
 
 Plain PyTorch checkpoints (a GPSConv stack, a TransformerEncoder, or a wrapped model of those) are read
 only with an explicit opt-in: ``--module pkg.mod:build`` (a function returning the module; CKPT then holds
@@ -36,13 +39,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "prune",
         help="prune a checkpoint to a FLOPs, parameter or latency target",
         description="Prune CKPT on DATA to --target (flops=F or params=P: fraction of the dense model kept, e.g. "
-                    "flops=0.5 = half the FLOPs; latency_ms=L: predicted latency on --device), fine-tune it, and "
-                    "write the pruned checkpoint and a JSON + Markdown report to --out.",
+                    "flops=0.5 = half the FLOPs; latency=R likewise for predicted latency on --device; latency_ms=L: "
+                    "predicted milliseconds; several, comma-separated: the first is the target, the others upper "
+                    "bounds), fine-tune it, and write the pruned checkpoint and a JSON + Markdown report to --out.",
     )
     p.add_argument("checkpoint", metavar="CKPT", help="autogt checkpoint (.safetensors) or, with --module / "
                                                        "--trust-pickle, a plain PyTorch checkpoint")
     add_data_args(p)
-    p.add_argument("--target", required=True, help="flops=F | params=P | latency_ms=L (e.g. flops=0.5)")
+    p.add_argument("--target", required=True,
+                   help="flops=F | params=P | latency=R | latency_ms=L (e.g. flops=0.5); more, comma-separated, "
+                        "are upper bounds (flops=0.3,latency=0.4; l0)")
     p.add_argument("--device", default=None, help="device profile for latency targets and predicted latency "
                                                   "(cpu, cuda, h100, a profile JSON...); default: cpu for latency")
     p.add_argument("--method", choices=("l0", "magnitude", "taylor"), default="l0",
@@ -70,11 +76,11 @@ def _slug(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autogt.compress import PruneConfig, Target, prune
+    from autogt.compress import PruneConfig, parse_targets, prune
     from autogt.compress._convert import ConversionError
 
     try:
-        target = Target.parse(args.target)
+        targets = parse_targets(args.target)
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
     if args.epochs < 0 or args.finetune_epochs < 0:
@@ -96,15 +102,17 @@ def run(args: argparse.Namespace) -> int:
     cfg = PruneConfig(method=args.method, epochs=args.epochs, finetune_epochs=args.finetune_epochs, seed=args.seed,
                       edges=args.edges, device=args.device, max_steps=args.max_steps, progress=not args.json,
                       trust_pickle=args.trust_pickle, entry_point=args.module, bank=not args.no_bank, **extra)
-    out = Path(args.out) if args.out else Path("runs") / _slug(f"prune-{Path(args.data).stem}-{args.method}-{target}")
+    label = "-".join(map(str, targets))
+    out = Path(args.out) if args.out else Path("runs") / _slug(f"prune-{Path(args.data).stem}-{args.method}-{label}")
     try:
-        result = prune(args.checkpoint, task, target, out=out, config=cfg)
+        result = prune(args.checkpoint, task, targets, out=out, config=cfg)
     except (ConversionError, ValueError) as exc:
         raise CLIError(str(exc)) from exc
     summary: dict[str, Any] = {"before": {k: result.before.get(k) for k in JSON_KEYS},
                "after": {k: result.after.get(k) for k in JSON_KEYS}, "checkpoint": result.checkpoint,
                "report": result.report_json, "method": result.method, "target": result.target,
-               "achieved_ratio": result.achieved_ratio, "spec_hash": result.spec.hash()}
+               "achieved_ratio": result.achieved_ratio, "constraints": result.constraints,
+               "spec_hash": result.spec.hash()}
     if result.edges is not None:
         summary["edges_kept"] = result.edges.get("kept_fraction")
     if args.json:

@@ -114,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"elastic  {e['status']}: val {e['val']}, test {e['test']}, granularities {e['granularities']}")
         print(f"         checkpoint {e['checkpoint']}")
     if result.prior and result.prior.get("tasks"):
-        used = ", ".join(f"{n} ({s:.2f})" for n, s in result.prior["tasks"])
+        rel = result.prior.get("reliability") or {}
+        used = ", ".join(f"{n} ({s:.2f}" + (f", reliability {rel[n]:.2f})" if n in rel else ")")
+                         for n, s in result.prior["tasks"])
         print(f"prior    from bank tasks: {used}")
     return 0
 

@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 from autogt.compress._api import load_pruned, prune
-from autogt.compress._config import METHODS, PruneConfig, PruneResult, Target
+from autogt.compress._config import METHODS, PruneConfig, PruneResult, Target, parse_targets
 from autogt.compress._convert import ConversionError, Converted, from_module
 from autogt.compress._cost import CostModel
 from autogt.compress._edges import EdgeFilter, EdgeScorer, FilteredModel
@@ -38,6 +38,7 @@ __all__ = [
     "PruneConfig",
     "PruneResult",
     "Target",
+    "parse_targets",
     "METHODS",
     "Converted",
     "ConversionError",

@@ -19,13 +19,14 @@ import copy
 import dataclasses
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from autogt.compress._config import PruneConfig, PruneResult, Target
+from autogt.compress._config import PruneConfig, PruneResult, Target, parse_targets
 from autogt.compress._cost import CostModel
 from autogt.compress._edges import EdgeFilter, FilteredModel
 from autogt.compress._layout import make_layout
@@ -173,7 +174,7 @@ def measure(model: nn.Module, spec: Any, task: Any, cost: CostModel, *, scaler: 
     return out
 
 
-def _to_bank(task: Any, spec: Any, after: dict[str, Any], cfg: PruneConfig, target: Target) -> None:
+def _to_bank(task: Any, spec: Any, after: dict[str, Any], cfg: PruneConfig, target: str) -> None:
     if not cfg.bank:
         return
     try:
@@ -193,7 +194,8 @@ def _to_bank(task: Any, spec: Any, after: dict[str, Any], cfg: PruneConfig, targ
 
 
 # ----------------------------------------------------------------------------- prune
-def prune(checkpoint_or_model: Any, task: Any, target: str | Target, *, method: str | None = None,
+def prune(checkpoint_or_model: Any, task: Any, target: str | Target | Sequence[str | Target], *,
+          method: str | None = None,
           epochs: int | None = None, seed: int | None = None, out: str | Path | None = None,
           config: PruneConfig | None = None, target_scaler: Any = None, **overrides: Any) -> PruneResult:
     """Prune a model to a cost target; return the smaller standard model, its spec and a report.
@@ -203,8 +205,9 @@ def prune(checkpoint_or_model: Any, task: Any, target: str | Target, *, method: 
             (see :func:`~autogt.compress.from_module`) or a plain-PyTorch checkpoint path (with
             ``entry_point`` or ``trust_pickle`` in the config).
         task: a ``Task`` or anything ``autogt.load_task`` takes (the data the model was trained on).
-        target: ``flops=F`` / ``params=P`` (fractions of the dense model) or ``latency_ms=L``
-            (see :class:`~autogt.compress.Target`).
+        target: ``flops=F`` / ``params=P`` / ``latency=R`` (fractions of the dense model) or ``latency_ms=L``
+            (see :class:`~autogt.compress.Target`); several, comma-separated (``flops=0.3,latency=0.4``),
+            prune to the first and keep the others as upper bounds (``l0`` only).
         method: ``l0`` (default), ``magnitude`` or ``taylor``.
         epochs: mask-training epochs (``l0``).
         seed: seed of gates, batch order and dropout.
@@ -229,7 +232,11 @@ def prune(checkpoint_or_model: Any, task: Any, target: str | Target, *, method: 
     changes: dict[str, Any] = {k: v for k, v in (("method", method), ("epochs", epochs), ("seed", seed))
                                if v is not None}
     cfg = dataclasses.replace(cfg, **changes, **overrides)
-    tgt = Target.parse(target)
+    targets = parse_targets(target)
+    tgt = targets[0]
+    if len(targets) > 1 and cfg.method != "l0":
+        raise ValueError(f"method {cfg.method!r} takes one target; only l0 prunes to several "
+                         f"({', '.join(map(str, targets))})")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     task = _load_task(task)
@@ -240,7 +247,8 @@ def prune(checkpoint_or_model: Any, task: Any, target: str | Target, *, method: 
         scaler = target_scaler if isinstance(target_scaler, TargetScaler) else TargetScaler.from_dict(target_scaler)
     task = attach_pe(task, spec)
     seed_everything(cfg.seed)
-    profile = cfg.device if cfg.device is not None else ("cpu" if tgt.metric == "latency_ms" else None)
+    wants_latency = any(t.cost_metric == "latency_ms" for t in targets)
+    profile = cfg.device if cfg.device is not None else ("cpu" if wants_latency else None)
 
     granularities = tuple(cfg.granularities) + (("edges",) if cfg.edges else ())
     layout = make_layout(spec, task, granularities if cfg.method == "l0" else ())
@@ -250,9 +258,10 @@ def prune(checkpoint_or_model: Any, task: Any, target: str | Target, *, method: 
 
         filt_flops = EdgeFilter(EdgeScorer.for_task(task)).flops(task.meta.get("nodes_mean", 0.0),
                                                                  task.meta.get("edges_mean", 0.0))
-    cost = CostModel(layout, task, metric=tgt.metric, device=profile, batch=cfg.latency_batch,
-                     edge_filter_flops=filt_flops)
-    ratio = tgt.ratio(cost.dense)
+    costs = [CostModel(layout, task, metric=t.cost_metric, device=profile, batch=cfg.latency_batch,
+                       edge_filter_flops=filt_flops) for t in targets]
+    ratios = [t.ratio(c.dense) for t, c in zip(targets, costs, strict=True)]
+    cost, ratio = costs[0], ratios[0]
     flops_cost = cost if tgt.metric == "flops" else CostModel(make_layout(spec, task, ()), task)
     before = measure(dense, spec, task, flops_cost, scaler=scaler, cfg=cfg, device_profile=profile)
     timings["setup_s"] = time.perf_counter() - t0
@@ -270,9 +279,9 @@ def prune(checkpoint_or_model: Any, task: Any, target: str | Target, *, method: 
                                edge_init=cfg.edge_init, seed=cfg.seed,
                                progress=cfg.progress, history=history)
         student = copy.deepcopy(dense)
-        masker = train_masks(student, layout, task, cost, ratio, mcfg, scaler=scaler, device=cfg.torch_device)
+        masker = train_masks(student, layout, task, costs, ratios, mcfg, scaler=scaler, device=cfg.torch_device)
         student = student.cpu()
-        values, achieved, edge_keep = final_mask(masker, layout, task, cost, ratio, cfg.tolerance)
+        values, achieved, edge_keep = final_mask(masker, layout, task, costs, ratios, cfg.tolerance)
         new_spec, new_model = remove(student, layout, values, task)
         layers = layer_summary(layout, values, derive_spec(layout, values))
         edge_filter = EdgeFilter.from_scorer(masker.scorer) if masker.scorer is not None else None
@@ -297,12 +306,15 @@ def prune(checkpoint_or_model: Any, task: Any, target: str | Target, *, method: 
     timings["finetune_s"] = time.perf_counter() - t2
     after = measure(pruned, new_spec, task, flops_cost, scaler=scaler, cfg=cfg, edge_keep=edge_keep,
                     device_profile=profile)
-    result = PruneResult(spec=new_spec, model=pruned, before=before, after=after, layers=layers, target=str(tgt),
-                         target_ratio=ratio, achieved_ratio=achieved, edges=edges_info, method=cfg.method,
-                         history=history, notes=layout.notes, timings=timings)
+    constraints = [{"target": str(t), "target_ratio": r, "achieved_ratio": c.exact(new_spec, edge_keep) / c.dense}
+                   for t, r, c in zip(targets, ratios, costs, strict=True)]
+    result = PruneResult(spec=new_spec, model=pruned, before=before, after=after, layers=layers,
+                         target=",".join(map(str, targets)), target_ratio=ratio, achieved_ratio=achieved,
+                         edges=edges_info, method=cfg.method, history=history, notes=layout.notes, timings=timings,
+                         constraints=constraints)
     if out is not None:
         _write(result, task, scaler, Path(out), cfg)
-    _to_bank(task, new_spec, after, cfg, tgt)
+    _to_bank(task, new_spec, after, cfg, result.target)
     return result
 
 

@@ -8,12 +8,20 @@ Targets are *what the pruned model may cost*:
 - ``params=P``: ``P`` times the dense parameter count.
 - ``latency_ms=L``: at most ``L`` milliseconds predicted by :func:`autogt.hardware.predict_latency` on the
   device profile ``PruneConfig.device`` (default ``cpu``) for one batch of ``spec.batch_size`` graphs.
+- ``latency=R``: ``R`` times the dense model's predicted latency on that profile.
+
+Several targets separated by commas (:func:`parse_targets`) prune to the first and keep the others as
+upper bounds: ``flops=0.3,latency=0.4`` removes 70% of the FLOPs and, among the ways to do so, picks
+one whose predicted latency is at most 0.4x the dense model's. FLOPs alone do not see that on a CPU an
+attention head costs more time per FLOP than an FFN neuron, so a FLOPs-only mask keeps the slow parts.
 
 Example:
     >>> Target.parse("flops=0.5")
     Target(metric='flops', value=0.5)
     >>> Target.parse("latency_ms=2.5").metric
     'latency_ms'
+    >>> [str(t) for t in parse_targets("flops=0.3,latency=0.4")]
+    ['flops=0.3', 'latency=0.4']
     >>> PruneConfig(method="taylor").method
     'taylor'
 """
@@ -21,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,10 +37,11 @@ from torch import nn
 
 from autogt.models.spec import ArchSpec
 
-__all__ = ["Target", "PruneConfig", "PruneResult", "METHODS"]
+__all__ = ["Target", "PruneConfig", "PruneResult", "METHODS", "parse_targets"]
 
 METHODS = ("l0", "magnitude", "taylor")
-_KINDS = ("flops", "params", "latency_ms")
+_KINDS = ("flops", "params", "latency_ms", "latency")
+_FRACTIONS = ("flops", "params", "latency")
 
 
 @dataclass(frozen=True)
@@ -39,8 +49,8 @@ class Target:
     """A cost target (see module docstring).
 
     Attributes:
-        metric: ``flops``, ``params`` or ``latency_ms``.
-        value: fraction of the dense cost (flops, params) or milliseconds (latency_ms).
+        metric: ``flops``, ``params``, ``latency`` or ``latency_ms``.
+        value: fraction of the dense cost (flops, params, latency) or milliseconds (latency_ms).
     """
 
     metric: str
@@ -51,13 +61,13 @@ class Target:
             raise ValueError(f"target: {self.metric!r} is not allowed; choose one of {', '.join(_KINDS)}")
         if not math.isfinite(self.value) or self.value <= 0:
             raise ValueError(f"target: {self.metric} must be > 0, got {self.value}")
-        if self.metric in ("flops", "params") and self.value > 1:
+        if self.metric in _FRACTIONS and self.value > 1:
             raise ValueError(f"target: {self.metric}={self.value} is a fraction of the dense model; use a value in "
                              f"(0, 1] (e.g. {self.metric}=0.5 keeps half)")
 
     @classmethod
     def parse(cls, text: str | Target) -> Target:
-        """``flops=0.5``, ``params=0.3`` or ``latency_ms=2.5``.
+        """``flops=0.5``, ``params=0.3``, ``latency=0.4`` or ``latency_ms=2.5``.
 
         Raises:
             ValueError: malformed text, unknown metric or out-of-range value.
@@ -66,12 +76,18 @@ class Target:
             return text
         key, sep, value = str(text).partition("=")
         if not sep:
-            raise ValueError(f"target: expected METRIC=VALUE (flops=0.5, params=0.5, latency_ms=3), got {text!r}")
+            raise ValueError(f"target: expected METRIC=VALUE (flops=0.5, params=0.5, latency=0.5, latency_ms=3), "
+                             f"got {text!r}")
         try:
             number = float(value)
         except ValueError as exc:
             raise ValueError(f"target: {value!r} is not a number") from exc
         return cls(key.strip(), number)
+
+    @property
+    def cost_metric(self) -> str:
+        """The :class:`~autogt.compress.CostModel` metric that measures this target."""
+        return "latency_ms" if self.metric == "latency" else self.metric
 
     def ratio(self, dense: float) -> float:
         """The target as a fraction of the dense cost ``dense``."""
@@ -81,6 +97,25 @@ class Target:
 
     def __str__(self) -> str:
         return f"{self.metric}={self.value:g}"
+
+
+def parse_targets(text: str | Target | Sequence[str | Target]) -> tuple[Target, ...]:
+    """Targets from ``"flops=0.3,latency=0.4"`` (or a sequence): the first is the target, the others bounds.
+
+    Raises:
+        ValueError: no target, a malformed one, or the same metric twice.
+    """
+    if isinstance(text, Target):
+        return (text,)
+    parts = [p for p in (text.split(",") if isinstance(text, str) else text)]
+    targets = tuple(Target.parse(p.strip() if isinstance(p, str) else p) for p in parts
+                    if not (isinstance(p, str) and not p.strip()))
+    if not targets:
+        raise ValueError(f"target: expected METRIC=VALUE[,METRIC=VALUE...], got {text!r}")
+    metrics = [t.cost_metric for t in targets]
+    if len(set(metrics)) != len(metrics):
+        raise ValueError(f"target: {text!r} constrains the same quantity twice")
+    return targets
 
 
 @dataclass(frozen=True)
@@ -174,7 +209,8 @@ class PruneResult:
             profile) of the dense and the pruned model, measured the same way in the same run.
         layers: per dense layer: blocks, heads and FFN neurons before and after.
         target: the target as given; ``target_ratio`` as a fraction of dense; ``achieved_ratio`` the exact
-            cost ratio of the pruned spec in the target's metric.
+            cost ratio of the pruned spec in the target's metric (the first target when there are several).
+        constraints: one ``{"target", "target_ratio", "achieved_ratio"}`` per target, bounds included.
         edges: ``{"kept_fraction", "rule", "filter"}`` when edges were pruned.
         method: ``l0``, ``magnitude`` or ``taylor``.
         checkpoint: path of the pruned checkpoint (``None`` without ``out``).
@@ -199,6 +235,7 @@ class PruneResult:
     history: list[dict[str, float]] = field(default_factory=list)
     notes: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    constraints: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """``{"before", "after", "checkpoint"}`` plus target, method and the pruned spec (JSON-able)."""
@@ -207,6 +244,7 @@ class PruneResult:
             "method": self.method, "target": self.target, "target_ratio": self.target_ratio,
             "achieved_ratio": self.achieved_ratio, "spec": self.spec.to_dict(), "edges": _edges_public(self.edges),
             "layers": self.layers, "notes": list(self.notes), "timings": dict(self.timings),
+            "constraints": [dict(c) for c in self.constraints],
         }
 
 

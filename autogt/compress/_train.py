@@ -15,6 +15,10 @@ regression, BCE on its probabilities for binary/multilabel, KL for multiclass) a
 outputs: each dense layer is matched to the closest student layer of the same width through a learned
 linear map (CoFi's layer matching), normalised by the dense layer's variance.
 
+Further targets (bounds: ``flops=0.3,latency=0.4``) add one inequality term each,
+``lambda1 * (s_k - t_k) + lambda2 * relu(s_k - t_k)^2`` with ``lambda1 >= 0``: it pulls only while the
+bound is exceeded, and its multiplier decays back to 0 once it holds.
+
 Afterwards :func:`meet_target` turns the deterministic gates into the final mask and corrects it with
 the *exact* cost of the pruned spec (``count_flops`` / ``count_params`` / ``predict_latency``): it
 closes the lowest-``log_alpha`` units while the cost is above the target and reopens the highest ones
@@ -32,7 +36,7 @@ import copy
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,18 +57,28 @@ __all__ = ["Lagrangian", "MaskTrainConfig", "train_masks", "final_mask", "meet_t
 class Lagrangian(nn.Module):
     """``lambda1 (s - t) + lambda2 (s - t)^2`` with multipliers trained by gradient *ascent*.
 
+    With ``bound=True`` the constraint is ``s <= t``: the quadratic term sees ``relu(s - t)`` and
+    :meth:`project` keeps ``lambda1 >= 0`` (call it after each ascent step).
+
     Shapes:
         ``s`` scalar tensor, ``t`` float -> scalar.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, bound: bool = False) -> None:
         super().__init__()
+        self.bound = bound
         self.lambda1 = nn.Parameter(torch.zeros(()))
         self.lambda2 = nn.Parameter(torch.zeros(()))
 
     def forward(self, s: Tensor, t: float) -> Tensor:
         gap = s - t
-        return self.lambda1 * gap + self.lambda2 * gap * gap
+        sq = torch.relu(gap) if self.bound else gap
+        return self.lambda1 * gap + self.lambda2 * sq * sq
+
+    @torch.no_grad()
+    def project(self) -> None:
+        if self.bound:
+            self.lambda1.clamp_(min=0.0)
 
 
 def ramp(step: int, total_warmup: int, target: float, start: float = 1.0) -> float:
@@ -142,13 +156,19 @@ def _batches(feeder: Any, epochs: int) -> Iterator[tuple[int, Any]]:
             yield epoch, batch
 
 
-def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel, target: float,
-                cfg: MaskTrainConfig, *, scaler: Any = None, device: str = "cpu",
+def _as_list(x: Any) -> list[Any]:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel | Sequence[CostModel],
+                target: float | Sequence[float], cfg: MaskTrainConfig, *, scaler: Any = None, device: str = "cpu",
                 on_step: Callable[[dict[str, float]], None] | None = None) -> HardConcreteMasker:
     """Train hard-concrete gates (and the weights) of ``model`` towards ``target`` (a ratio of dense cost).
 
+    ``cost`` and ``target`` may be sequences: the first pair is the target, the others upper bounds.
     ``model`` is updated in place (its weights adapt while the gates close); the dense teacher is a copy
-    taken at the start. Returns the trained masker; ``cfg.history`` gets one row per step.
+    taken at the start. Returns the trained masker; ``cfg.history`` gets one row per step (``expected``,
+    ``target``, ``lambda1``, ``lambda2`` of the first constraint, ``expected.K`` / ``target.K`` of bound K).
     """
     from tqdm.auto import tqdm
 
@@ -166,8 +186,12 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
     masked = MaskedModel(model, masker)
     s_out, s_handles = capture_layer_outputs(model)
     t_out, t_handles = capture_layer_outputs(teacher)
-    matcher = _LayerMatch([int(lp.out_dim) for lp in cost.plan.layers]).to(dev)
-    lag = Lagrangian().to(dev)
+    costs, targets = _as_list(cost), [float(t) for t in _as_list(target)]
+    if len(costs) != len(targets) or not costs:
+        raise ValueError(f"train_masks: {len(costs)} cost models for {len(targets)} targets")
+    matcher = _LayerMatch([int(lp.out_dim) for lp in costs[0].plan.layers]).to(dev)
+    lags = nn.ModuleList([Lagrangian(bound=k > 0) for k in range(len(costs))]).to(dev)
+    lag = lags[0]
     opt_w = make_optimizer(spec, list(model.parameters()) + list(matcher.parameters()))
     if cfg.weight_lr is not None:
         for gr in opt_w.param_groups:
@@ -180,7 +204,7 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
         terms = 1 + 2 * (len(sc.node_vocab) or sc.node_dim) + (len(sc.edge_vocab) or sc.edge_dim)
         groups.append({"params": list(sc.parameters()), "lr": cfg.gate_lr / terms})
     opt_g = torch.optim.Adam(groups, lr=cfg.gate_lr)
-    opt_l = torch.optim.Adam(lag.parameters(), lr=cfg.lambda_lr, maximize=True)
+    opt_l = torch.optim.Adam(lags.parameters(), lr=cfg.lambda_lr, maximize=True)
     feeder = make_feeder(task, spec, cfg.seed, dev)
     steps_per_epoch = sum(1 for _ in feeder.train(1))
     total = steps_per_epoch * cfg.epochs
@@ -195,9 +219,9 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
     # touches a small share of the cost (e.g. edges alone) gets as strong a pull as one that touches all of it
     closed = GateValues.ones(layout).map(torch.zeros_like)
     closed.edges = torch.zeros(()) if layout.edges else None
-    floor = min(float(cost.ratio(closed).detach()), 1.0 - 1e-3)
-    span = 1.0 - floor
-    start: float | None = None  # the ramp starts at the initial expected ratio (gates start slightly below 1):
+    floors = [min(float(c.ratio(closed).detach()), 1.0 - 1e-3) for c in costs]
+    spans = [1.0 - f for f in floors]
+    starts: list[float] | None = None  # each ramp starts at the initial expected ratio (gates start below 1):
     # starting at 1 would make lambda1 negative and push every gate open, into saturation, where
     # P(z != 0) no longer responds to log_alpha
     masked.train()
@@ -207,7 +231,7 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
             if step >= total:
                 break
             if step == freeze_at and masked.frozen is None:  # gates final: the weights adapt to the 0/1 mask
-                final, achieved, _keep = final_mask(masker, layout, task, cost, target, cfg.tolerance)
+                final, achieved, _keep = final_mask(masker, layout, task, costs, targets, cfg.tolerance)
                 masked.freeze(final)
             s_out.clear()
             t_out.clear()
@@ -223,27 +247,34 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
             opt_w.zero_grad(set_to_none=True)
             opt_g.zero_grad(set_to_none=True)
             opt_l.zero_grad(set_to_none=True)
+            extra: dict[str, float] = {}
             if masked.frozen is None:
-                s = cost.ratio(masker.open_probs(batch if layout.edges else None))
-                if start is None:
-                    start = max(float(s.detach()), target)
-                t = ramp(step, warm, target, start)
-                lag_loss = lag((s - floor) / span, (t - floor) / span)
+                probs = masker.open_probs(batch if layout.edges else None)
+                ss = [c.ratio(probs) for c in costs]
+                if starts is None:
+                    starts = [max(float(x.detach()), tk) for x, tk in zip(ss, targets, strict=True)]
+                ts = [ramp(step, warm, tk, st) for tk, st in zip(targets, starts, strict=True)]
+                lag_loss = sum(lg((x - f) / sp, (tk - f) / sp)
+                               for lg, x, tk, f, sp in zip(lags, ss, ts, floors, spans, strict=True))
                 (loss + lag_loss).backward()
                 opt_w.step()
                 opt_g.step()  # not while hardening: Adam's momentum would still move the frozen gates
                 opt_l.step()
-                expected = float(s.detach())
+                for lg in lags:
+                    lg.project()
+                t, expected = ts[0], float(ss[0].detach())
+                for k in range(1, len(costs)):
+                    extra[f"expected.{k}"], extra[f"target.{k}"] = float(ss[k].detach()), ts[k]
             else:
                 loss.backward()
                 opt_w.step()
-                t, expected = target, achieved
+                t, expected = targets[0], achieved
             loss_v = float(loss.detach())
             if not math.isfinite(loss_v):
                 raise FloatingPointError(f"non-finite mask-training loss at step {step}")
             row = {"step": float(step), "loss": loss_v, "expected": expected, "target": t,
                    "lambda1": float(lag.lambda1.detach()), "lambda2": float(lag.lambda2.detach()),
-                   "frozen": float(masked.frozen is not None)}
+                   "frozen": float(masked.frozen is not None), **extra}
             cfg.history.append(row)
             if on_step is not None:
                 on_step(row)
@@ -260,8 +291,8 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
     return masker
 
 
-def final_mask(masker: HardConcreteMasker, layout: GateLayout, task: Any, cost: CostModel, target: float,
-               tolerance: float) -> tuple[GateValues, float, float]:
+def final_mask(masker: HardConcreteMasker, layout: GateLayout, task: Any, cost: CostModel | Sequence[CostModel],
+               target: float | Sequence[float], tolerance: float) -> tuple[GateValues, float, float]:
     """The 0/1 mask that is removed: ``(values, exact cost ratio, fraction of edges kept)``. Used when
     hardening starts and by :func:`autogt.compress.prune` after training (the gates no longer move in
     between, so both get the same mask)."""
@@ -330,49 +361,56 @@ def _set(values: GateValues, kind: str, i: int, j: int, v: float) -> None:
         setattr(g, kind, torch.tensor(v))
 
 
-def meet_target(layout: GateLayout, raw: GateValues, scores: GateValues, cost: CostModel, target: float,
-                *, tolerance: float = 0.01, edge_keep: float = 1.0) -> tuple[GateValues, float]:
+def meet_target(layout: GateLayout, raw: GateValues, scores: GateValues, cost: CostModel | Sequence[CostModel],
+                target: float | Sequence[float], *, tolerance: float = 0.01,
+                edge_keep: float = 1.0) -> tuple[GateValues, float]:
     """Final mask whose *exact* cost ratio is ``<= target`` and, when possible, ``>= target - tolerance``.
 
     Args:
         layout: the gates.
         raw: deterministic gate values (before :func:`finalize`).
         scores: per-gate scores (``log_alpha``): low scores close first, high scores reopen first.
-        cost: the cost model (its ``exact`` gives the real cost of a spec).
+        cost: the cost model (its ``exact`` gives the real cost of a spec); a sequence with ``target``
+            a sequence too: every ratio must end ``<=`` its target, the tolerance applies to the first.
         target: cost ratio to reach.
         tolerance: how far below the target the result may stay.
         edge_keep: fraction of edges the edge filter keeps.
 
     Returns:
-        ``(finalized values, exact cost ratio)``.
+        ``(finalized values, exact cost ratio of the first cost)``.
     """
+    costs, targets = _as_list(cost), [float(t) for t in _as_list(target)]
     raw = raw.detach()
     units = _units(layout, raw, scores)
 
-    def ratio(values: GateValues) -> tuple[GateValues, float]:
+    def ratio(values: GateValues) -> tuple[GateValues, list[float]]:
         fin = finalize(layout, values, scores)
-        return fin, cost.exact(derive_spec(layout, fin).spec, edge_keep) / cost.dense
+        spec = derive_spec(layout, fin).spec
+        return fin, [c.exact(spec, edge_keep) / c.dense for c in costs]
 
-    fin, r = ratio(raw)
+    def fits(rs: list[float]) -> bool:
+        return all(r <= t for r, t in zip(rs, targets, strict=True))
+
+    fin, rs = ratio(raw)
     closing = sorted(u for u in units if _get(raw, u[1], u[2], u[3]) > 0)
     for _score, kind, i, j in closing:
-        if r <= target:
+        if fits(rs):
             break
         _set(raw, kind, i, j, 0.0)
-        fin, r = ratio(raw)
-    if r < target - tolerance:
+        fin, rs = ratio(raw)
+    if rs[0] < targets[0] - tolerance:
         for _score, kind, i, j in sorted((u for u in units if _get(raw, u[1], u[2], u[3]) <= 0), reverse=True):
             if kind not in ("heads", "neurons", "hidden"):
                 continue
             _set(raw, kind, i, j, 1.0)
-            fin2, r2 = ratio(raw)
-            if r2 > target:
+            fin2, rs2 = ratio(raw)
+            if not fits(rs2):
                 _set(raw, kind, i, j, 0.0)
                 continue
-            fin, r = fin2, r2
-            if r >= target - tolerance:
+            fin, rs = fin2, rs2
+            if rs[0] >= targets[0] - tolerance:
                 break
-    return fin, r
+    return fin, rs[0]
 
 
 # ----------------------------------------------------------------------------- fine-tune and scoring

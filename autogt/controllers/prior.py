@@ -37,7 +37,7 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from autogt.bank._prior import Prior, build_prior
+from autogt.bank._prior import Prior, build_prior, reliability
 from autogt.bank._records import BankDesign
 from autogt.registry import register
 
@@ -241,10 +241,12 @@ def prior_for(task: Any, bank: Any, space: Any, *, k: int = 3, anchors: Mapping[
               method: str = "auto", top: int = 20, n_designs: int = 5, min_distance: int = 1,
               to_params: Callable[[BankDesign], Mapping[str, Any] | None] | None = None,
               **build_kw: Any) -> Prior:
-    """The transfer prior for ``task`` in ``space`` from the ``k`` most similar bank tasks.
+    """The transfer prior for ``task`` in ``space`` from ``k`` similar bank tasks.
 
-    Tasks whose designs cannot be expressed in ``space`` contribute nothing; with an empty bank the
-    prior is empty and :class:`PriorSampler` is plain TPE.
+    The ``k`` tasks are those with the largest weight, similarity times :func:`autogt.bank.reliability`
+    (``weigh_reliability=False``: the ``k`` most similar). Tasks whose designs cannot be expressed in
+    ``space`` contribute nothing; with an empty bank the prior is empty and :class:`PriorSampler` is
+    plain TPE.
 
     Args:
         task: a ``Task``, ``BankTask``, ``describe()`` dict or the name of a bank task.
@@ -254,9 +256,12 @@ def prior_for(task: Any, bank: Any, space: Any, *, k: int = 3, anchors: Mapping[
         top, n_designs, min_distance, build_kw: see :func:`autogt.bank.build_prior`.
     """
     convert = to_params or space_to_params(space)
-    similar = bank.similar(task, k=k, anchors=anchors, method=method)
+    similar = bank.similar(task, k=len(bank.tasks()), anchors=anchors, method=method)
     records = {t.name: bank.results(t) for t, _ in similar}
     usable = [(t.name, s) for t, s in similar if any(convert(r.design) is not None for r in records[t.name])]
+    if build_kw.get("weigh_reliability", True):  # the k tasks with the largest weights, not similarities
+        usable.sort(key=lambda ns: -max(ns[1], 0.0) ** build_kw.get("power", 1.0) * reliability(records[ns[0]]))
+    usable = usable[: max(k, 0)]
     return build_prior(usable, {n: records[n] for n, _ in usable}, convert, top=top, n_designs=n_designs,
                        min_distance=min_distance, **build_kw)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from autogt.bank import Bank, BankTask, Prior, build_prior
+from autogt.bank import Bank, BankTask, Prior, build_prior, reliability
 from autogt.bank._nasbench import dataset_meta, import_nasbench, records_for, task_name
 from autogt.controllers.prior import MODE_ATTR, PriorSampler, make_prior_controller, prior_for, prior_weight
 from autogt.controllers.tabular import TabularEvaluator
@@ -44,6 +44,47 @@ def test_build_prior_weights_votes_by_similarity(bank):
     only_gat = build_prior([("close", 1.0)], records, lambda d: d.params if d.params["op"] == "gat" else None, top=2)
     assert list(only_gat.dims["op"]) == ["gat"] and only_gat.designs == ({"op": "gat", "width": 32},)
     assert build_prior([], {}, lambda d: d.params).empty
+
+
+def test_reliability_weighs_tasks_whose_validation_ranking_predicts_test(bank):
+    ops = ["gcn", "gin", "gat", "sage", "gine", "pna", "mlp", "cheb", "arma", "tag"]
+    for i, op in enumerate(ops):  # "noisy": validation ranks the designs against the test ranking
+        bank.add_result("noisy", spec_number(i), {"val": i / 10, "test": 1 - i / 10}, space="toy", params={"op": op})
+        bank.add_result("clean", spec_number(i), {"val": 1 - i / 10, "test": 0.9 - i / 10}, space="toy",
+                        params={"op": op})
+    records = {n: bank.results(n) for n in ("noisy", "clean")}
+    assert reliability(records["clean"]) == pytest.approx(1.0)
+    assert reliability(records["noisy"]) == 0.0
+    assert reliability(records["noisy"][:5]) == 1.0  # too few results: no evidence against the task
+    similar = [("noisy", 0.9), ("clean", 0.5)]
+    prior = build_prior(similar, records, lambda d: d.params, top=1, n_designs=1, rank_by="val")
+    assert prior.dims["op"] == {"gcn": 1.0} and prior.designs[0] == {"op": "gcn"}  # clean's best
+    assert prior.reliability == pytest.approx({"noisy": 0.0, "clean": 1.0})
+    assert prior.tasks == (("noisy", 0.9), ("clean", 0.5))  # the report keeps the similarities
+    plain = build_prior(similar, records, lambda d: d.params, top=1, n_designs=1, rank_by="val",
+                        weigh_reliability=False)
+    assert plain.dims["op"] == pytest.approx({"tag": 0.9 / 1.4, "gcn": 0.5 / 1.4})  # noisy's best val wins
+    assert plain.to_dict()["reliability"] == {"noisy": 1.0, "clean": 1.0}
+
+
+def test_prior_for_picks_the_k_tasks_with_the_largest_weight(bank):
+    def desc(name, nodes):
+        return {"name": name, "level": "graph", "kind": "binary", "metric": "rocauc",
+                "meta": {"nodes_mean": nodes, "edges_mean": 2 * nodes}}
+
+    for name, nodes in (("near", 25.0), ("middle", 40.0), ("far", 400.0)):
+        bank.add_task(desc(name, nodes))
+    ops = ["gcn", "gin", "gat", "sage", "gine", "pna", "mlp", "cheb", "arma", "tag"]
+    for i, op in enumerate(ops):
+        for name, sign in (("near", -1), ("middle", 1), ("far", 1)):  # "near" is similar but unreliable
+            bank.add_result(name, spec_number(i), {"val": i / 10, "test": 0.5 + sign * i / 20}, space="toy",
+                            params={"op": op})
+    query = desc("new", 24.0)
+    assert [t.name for t, _ in bank.similar(query, k=1)] == ["near"]
+    prior = prior_for(query, bank, None, k=1, to_params=lambda d: d.params)
+    assert [n for n, _ in prior.tasks] == ["middle"] and prior.designs[0] == {"op": "tag"}
+    plain = prior_for(query, bank, None, k=1, to_params=lambda d: d.params, weigh_reliability=False)
+    assert [n for n, _ in plain.tasks] == ["near"]
 
 
 def test_prior_weight_decays_and_drops_on_disagreement():

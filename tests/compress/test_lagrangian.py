@@ -56,3 +56,47 @@ def test_ramp():
 def test_ramp_starts_at_the_initial_expected_ratio():
     assert ramp(0, 10, 0.5, start=0.96) == pytest.approx(0.96)
     assert ramp(10, 10, 0.5, start=0.96) == pytest.approx(0.5)
+
+
+def _run_bounded(task, target: float, bound: float, steps: int = 300):
+    """FLOPs to ``target`` with parameters bounded by ``bound`` (two Lagrangians, the second an inequality)."""
+    spec = ArchSpec(hidden=16, layers=(LayerSpec(local="gine", attn="full", heads=2, ffn=32),) * 2)
+    layout = make_layout(spec, task)
+    masker = HardConcreteMasker(layout, task)
+    costs = [CostModel(layout, task), CostModel(layout, task, metric="params")]
+    lags = torch.nn.ModuleList([Lagrangian(), Lagrangian(bound=True)])
+    opt_g = torch.optim.Adam(masker.parameters(), lr=0.1)
+    opt_l = torch.optim.Adam(lags.parameters(), lr=0.05, maximize=True)
+    for step in range(steps):
+        p = masker.open_probs()
+        ss = [c.ratio(p) for c in costs]
+        loss = lags[0](ss[0], ramp(step, steps // 2, target)) + lags[1](ss[1], ramp(step, steps // 2, bound))
+        opt_g.zero_grad()
+        opt_l.zero_grad()
+        loss.backward()
+        opt_g.step()
+        opt_l.step()
+        for lag in lags:
+            lag.project()
+    return [float(s.detach()) for s in ss], lags
+
+
+def test_a_bound_that_holds_changes_nothing_and_one_that_binds_is_met(mol_task):
+    (flops, params), lags = _run_bounded(mol_task, 0.5, 0.95)
+    assert flops == pytest.approx(0.5, abs=0.02) and params < 0.95
+    assert float(lags[1].lambda1.detach()) == 0.0  # projected: a slack bound never pushes gates open
+    free_params = _run_bounded(mol_task, 0.7, 1.0)[0][1]
+    (flops, params), lags = _run_bounded(mol_task, 0.7, free_params - 0.15)
+    assert params <= free_params - 0.15 + 0.02 and flops <= 0.7 + 0.02
+    assert float(lags[1].lambda1.detach()) > 0
+
+
+def test_bound_lagrangian_is_one_sided():
+    lag = Lagrangian(bound=True)
+    with torch.no_grad():
+        lag.lambda1.fill_(-1.0)
+        lag.lambda2.fill_(1.0)
+    lag.project()
+    assert float(lag.lambda1) == 0.0
+    assert float(lag(torch.tensor(0.3), 0.5)) == 0.0  # satisfied: no quadratic pull either
+    assert float(lag(torch.tensor(0.7), 0.5)) == pytest.approx(0.04)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from autogt.compress import HardConcreteMasker, PruneConfig, Target, load_pruned, prune
+from autogt.compress import HardConcreteMasker, PruneConfig, Target, load_pruned, parse_targets, prune
 from autogt.hardware.flops import count_params
 
 
@@ -54,16 +54,42 @@ def test_latency_target_uses_the_device_profile(tiny_task, tiny_checkpoint):
     assert r.before["latency_pred_ms"] == pytest.approx(dense_ms)
 
 
+def test_a_latency_bound_next_to_a_flops_target(tiny_task, tiny_checkpoint):
+    common = dict(epochs=2, finetune_epochs=0, latency_repeats=1, bank=False, device="cpu",
+                  granularities=("heads", "neurons", "attn", "ffn"))
+    free = prune(tiny_checkpoint, tiny_task, "flops=0.6", **common)
+    free_lat = free.after["latency_pred_ms"] / free.before["latency_pred_ms"]
+    bound = round(free_lat - 0.1, 3)
+    r = prune(tiny_checkpoint, tiny_task, f"flops=0.6,latency={bound}", **common)
+    assert r.target == f"flops=0.6,latency={bound:g}"
+    assert [c["target"] for c in r.constraints] == ["flops=0.6", f"latency={bound:g}"]
+    flops_c, lat_c = r.constraints
+    assert flops_c["achieved_ratio"] == pytest.approx(r.achieved_ratio) and r.achieved_ratio <= 0.6 + 1e-9
+    assert lat_c["achieved_ratio"] <= bound + 1e-9  # the bound holds on the removed model
+    assert r.after["latency_pred_ms"] / r.before["latency_pred_ms"] == pytest.approx(lat_c["achieved_ratio"])
+    assert "expected.1" in r.history[0] and r.history[-1]["target"] == pytest.approx(0.6)
+    assert r.summary()["constraints"] == r.constraints
+    with pytest.raises(ValueError, match="only l0"):
+        prune(tiny_checkpoint, tiny_task, "flops=0.6,latency=0.5", method="magnitude", finetune_epochs=0,
+              bank=False)
+
+
 def test_magnitude_baseline_through_prune(tiny_task, tiny_checkpoint):
     r = prune(tiny_checkpoint, tiny_task, "flops=0.7", method="magnitude", finetune_epochs=0, latency_repeats=1,
               bank=False)
     assert r.method == "magnitude" and r.after["flops"] <= 0.7 * r.before["flops"]
 
 
-@pytest.mark.parametrize("bad", ["flops", "flops=1.5", "watts=3", "flops=-1"])
+@pytest.mark.parametrize("bad", ["flops", "flops=1.5", "watts=3", "flops=-1", "latency=2"])
 def test_bad_targets(bad):
     with pytest.raises(ValueError):
         Target.parse(bad)
+
+
+@pytest.mark.parametrize("bad", ["", " , ", "flops=0.5,flops=0.4", "latency=0.5,latency_ms=3", "flops=0.5,x"])
+def test_bad_target_lists(bad):
+    with pytest.raises(ValueError):
+        parse_targets(bad)
 
 
 def test_plain_checkpoint_needs_an_opt_in(tiny_task, tmp_path):

@@ -64,7 +64,19 @@ def test_taylor_method(esol_ckpt, esol_csv, tmp_path, capsys):
     assert code == 0 and result["method"] == "taylor"
 
 
-@pytest.mark.parametrize("target, message", [("flops=2", "fraction"), ("speed=3", "not allowed"), ("0.5", "METRIC")])
+def test_a_second_target_is_a_bound(esol_ckpt, esol_csv, tmp_path, capsys):
+    args = _args(esol_ckpt, esol_csv, tmp_path / "pruned")
+    args[args.index("flops=0.5")] = "flops=0.5,params=0.45"
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["target"] == "flops=0.5,params=0.45"
+    assert [c["target"] for c in result["constraints"]] == ["flops=0.5", "params=0.45"]
+    assert all(c["achieved_ratio"] <= c["target_ratio"] + 1e-9 for c in result["constraints"])
+    assert result["after"]["params"] <= 0.45 * result["before"]["params"] * 1.001
+
+
+@pytest.mark.parametrize("target, message", [("flops=2", "fraction"), ("speed=3", "not allowed"), ("0.5", "METRIC"),
+                                             ("flops=0.5,flops=0.3", "twice")])
 def test_bad_target_exits_2(esol_ckpt, esol_csv, tmp_path, capsys, target, message):
     args = _args(esol_ckpt, esol_csv, tmp_path / "x")
     args[args.index("flops=0.5")] = target
