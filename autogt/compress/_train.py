@@ -16,8 +16,9 @@ outputs: each dense layer is matched to the closest student layer of the same wi
 linear map (CoFi's layer matching), normalised by the dense layer's variance.
 
 Further targets (bounds: ``flops=0.3,latency=0.4``) add one inequality term each,
-``lambda1 * (s_k - t_k) + lambda2 * relu(s_k - t_k)^2`` with ``lambda1 >= 0``: it pulls only while the
-bound is exceeded, and its multiplier decays back to 0 once it holds.
+``lambda1 * (s_k - t_k) + lambda2 * relu(s_k - t_k)^2`` with ``lambda1 >= 0``, from the end of the
+warm-up on (the target has reached its value; the gates then trade one kind of cost for another): it pulls
+only while the bound is exceeded, and its multiplier decays back to 0 once it holds.
 
 Afterwards :func:`meet_target` turns the deterministic gates into the final mask and corrects it with
 the *exact* cost of the pruned spec (``count_flops`` / ``count_params`` / ``predict_latency``): it
@@ -254,8 +255,11 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
                 if starts is None:
                     starts = [max(float(x.detach()), tk) for x, tk in zip(ss, targets, strict=True)]
                 ts = [ramp(step, warm, tk, st) for tk, st in zip(targets, starts, strict=True)]
+                # bounds join once the target has ramped down: during the ramp the gates lag behind it, so a
+                # bound would be "exceeded" too and its multiplier would add to the pull, overshooting the target
+                active = len(costs) if step >= warm else 1
                 lag_loss = sum(lg((x - f) / sp, (tk - f) / sp)
-                               for lg, x, tk, f, sp in zip(lags, ss, ts, floors, spans, strict=True))
+                               for lg, x, tk, f, sp in list(zip(lags, ss, ts, floors, spans, strict=True))[:active])
                 (loss + lag_loss).backward()
                 opt_w.step()
                 opt_g.step()  # not while hardening: Adam's momentum would still move the frozen gates
@@ -393,10 +397,13 @@ def meet_target(layout: GateLayout, raw: GateValues, scores: GateValues, cost: C
 
     fin, rs = ratio(raw)
     closing = sorted(u for u in units if _get(raw, u[1], u[2], u[3]) > 0)
-    for _score, kind, i, j in closing:
-        if fits(rs):
-            break
-        _set(raw, kind, i, j, 0.0)
+    while closing and not fits(rs):
+        if rs[0] > targets[0]:  # the target itself: close the lowest-scored unit
+            unit = closing.pop(0)
+        else:  # only bounds are exceeded: the cheapest way down, see _bound_step
+            unit = _bound_step(closing, raw, rs, targets, ratio)
+            closing.remove(unit)
+        _set(raw, unit[1], unit[2], unit[3], 0.0)
         fin, rs = ratio(raw)
     if rs[0] < targets[0] - tolerance:
         for _score, kind, i, j in sorted((u for u in units if _get(raw, u[1], u[2], u[3]) <= 0), reverse=True):
@@ -411,6 +418,29 @@ def meet_target(layout: GateLayout, raw: GateValues, scores: GateValues, cost: C
             if rs[0] >= targets[0] - tolerance:
                 break
     return fin, rs[0]
+
+
+def _bound_step(closing: list[tuple[float, str, int, int]], raw: GateValues, rs: list[float],
+                targets: list[float], ratio: Callable[[GateValues], tuple[GateValues, list[float]]]
+                ) -> tuple[float, str, int, int]:
+    """The unit to close when the target is met but bounds are not: among the lowest-scored open unit of
+    each (kind, layer) group, the one that cuts the exceeded bounds most per unit of target cost lost
+    (on a CPU: attention heads before FFN neurons, because they cost more time per FLOP)."""
+    firsts: dict[tuple[str, int], tuple[float, str, int, int]] = {}
+    for u in closing:  # sorted by score: the first of each group is its lowest-scored
+        firsts.setdefault((u[1], u[2]), u)
+    best, best_gain = closing[0], -math.inf
+    for u in firsts.values():
+        value = _get(raw, u[1], u[2], u[3])
+        _set(raw, u[1], u[2], u[3], 0.0)
+        _fin, r2 = ratio(raw)
+        _set(raw, u[1], u[2], u[3], value)
+        over = sum(max(r - t, 0.0) - max(r_new - t, 0.0)
+                   for r, r_new, t in zip(rs[1:], r2[1:], targets[1:], strict=True))
+        gain = over / max(rs[0] - r2[0], 1e-6) if over > 0 else -math.inf
+        if gain > best_gain:
+            best, best_gain = u, gain
+    return best
 
 
 # ----------------------------------------------------------------------------- fine-tune and scoring

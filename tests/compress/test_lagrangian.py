@@ -100,3 +100,27 @@ def test_bound_lagrangian_is_one_sided():
     assert float(lag.lambda1) == 0.0
     assert float(lag(torch.tensor(0.3), 0.5)) == 0.0  # satisfied: no quadratic pull either
     assert float(lag(torch.tensor(0.7), 0.5)) == pytest.approx(0.04)
+
+
+def test_meet_target_meets_a_latency_bound_at_the_least_flops(mol_task):
+    """With the target met and a latency bound exceeded, units close by latency saved per FLOP lost, not
+    by score alone: the bound holds with more FLOPs kept than closing the lowest-scored units would keep."""
+    from autogt.compress import GateValues, derive_spec
+    from autogt.compress._train import meet_target
+
+    spec = ArchSpec(hidden=32, layers=(LayerSpec(local="gine", attn="full", heads=4, ffn=64),) * 2)
+    layout = make_layout(spec, mol_task, ("heads", "neurons"))
+    flops = CostModel(layout, mol_task)
+    latency = CostModel(layout, mol_task, metric="latency_ms", device="cpu", batch=256)
+    raw = GateValues.ones(layout)
+    scores = GateValues.ones(layout)
+    for g in scores.layers:  # neurons score lowest: closing by score alone removes them first
+        g.neurons = torch.linspace(0.0, 1.0, g.neurons.numel())
+        g.heads = torch.linspace(2.0, 3.0, g.heads.numel())
+    by_score, lat_a = meet_target(layout, raw.map(torch.clone), scores, latency, 0.8, tolerance=1.0)
+    both, flops_b = meet_target(layout, raw.map(torch.clone), scores, [flops, latency], [1.0, 0.8], tolerance=1.0)
+    lat_b = latency.exact(derive_spec(layout, both).spec) / latency.dense
+    flops_a = flops.exact(derive_spec(layout, by_score).spec) / flops.dense
+    assert lat_a <= 0.8 and lat_b <= 0.8
+    assert flops_b > flops_a + 0.05
+    assert sum(int((g.heads > 0).sum()) for g in both.layers) < 8  # heads went first
