@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                  "tpe": best_of(tpe_trials, args.tpe_trials, lower)}
         row = {"task": name, "seed": args.seed, "metric": task.metric, "lower_is_better": lower, "bank_tasks": others,
                "prior_tasks": (prior_run.prior or {}).get("tasks", []),
+               "prior_reliability": (prior_run.prior or {}).get("reliability", {}),
                **{k: ({"val": v["val"], "test": v["test"], "trial": v["number"]} if v else None)
                   for k, v in picks.items()}}
         if picks["prior"] and picks["tpe"]:
@@ -163,11 +164,14 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [f"Leave-one-task-out transfer on the shipped molecular bank (gps space, {args.epochs} epochs per trial, "
              f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}); test metric of the best-validation "
              "trial (a seed sets the sampler, the training seed and, for random splits, the split)", "",
-             f"| task | seed | metric | prior@{n} | TPE@{n} | TPE@{m} | prior vs TPE@{m} | prior built from |",
+             f"| task | seed | metric | prior@{n} | TPE@{n} | TPE@{m} | prior vs TPE@{m} | prior built from "
+             "(similarity) |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         gain = f"{100 * r['gain']:+.1f}%" if "gain" in r else "n/a"
-        used = ", ".join(f"{t} {s:.2f}" for t, s in r["prior_tasks"]) or "(none)"
+        rel = r.get("prior_reliability") or {}
+        used = ", ".join(f"{t} {s:.2f}" + (f" (rel. {rel[t]:.2f})" if t in rel else "")
+                         for t, s in r["prior_tasks"]) or "(none)"
         lines.append(f"| {r['task']} | {r.get('seed', args.seed)} | {r['metric']} | {cell(r['prior'])} | "
                      f"{cell(r['tpe_small'])} | {cell(r['tpe'])} | {gain} | {used} |")
     gains = [r["gain"] for r in rows if "gain" in r]

@@ -97,9 +97,11 @@ def quantiles(values: Sequence[float], *, lower_is_better: bool = False) -> np.n
     return ranks / max(len(v), 1)
 
 
-def reliability(records: Sequence[BankRecord], *, min_results: int = 8) -> float:
-    """How far a task's validation ranking of designs predicts its test ranking: the Spearman
-    correlation of validation and test values over the records holding both, clipped to ``[0, 1]``.
+def reliability(records: Sequence[BankRecord], *, min_results: int = 8, full: float = 0.5) -> float:
+    """How far a task's validation ranking of designs predicts its test ranking: ``rho / full`` clipped to
+    ``[0, 1]``, with ``rho`` the Spearman correlation of validation and test values over the records
+    holding both. A task with ``rho >= full`` (a moderate agreement) counts fully; below that its weight
+    falls linearly to 0 at ``rho <= 0``.
 
     Returns 1 (no evidence against the task) when fewer than ``min_results`` records have both values.
 
@@ -112,6 +114,8 @@ def reliability(records: Sequence[BankRecord], *, min_results: int = 8) -> float
         1.0
         >>> reliability([rec(i, i, 10 - i) for i in range(10)])   # validation ranks say nothing
         0.0
+        >>> round(reliability([rec(i, i, (i * 7) % 10) for i in range(10)]), 3)  # a weak agreement: rho 0.27
+        0.545
     """
     pairs = [(r.val, r.result.test) for r in records if r.val is not None and r.result.test is not None]
     if len(pairs) < max(min_results, 2):
@@ -120,7 +124,8 @@ def reliability(records: Sequence[BankRecord], *, min_results: int = 8) -> float
     b = quantiles([t for _, t in pairs])
     if a.std() < 1e-12 or b.std() < 1e-12:
         return 1.0
-    return float(min(max(np.corrcoef(a, b)[0, 1], 0.0), 1.0))
+    rho = float(np.corrcoef(a, b)[0, 1])
+    return float(min(max(rho / full, 0.0), 1.0))
 
 
 def build_prior(
