@@ -35,7 +35,7 @@ import numpy as np
 
 from autogt.bank._records import BankDesign, BankRecord
 
-__all__ = ["Prior", "build_prior", "quantiles", "reliability", "LOWER_IS_BETTER"]
+__all__ = ["Prior", "build_prior", "quantiles", "reliability", "task_weights", "LOWER_IS_BETTER"]
 
 LOWER_IS_BETTER = ("rmse", "mae")
 ToParams = Callable[[BankDesign], "Mapping[str, Any] | None"]
@@ -128,6 +128,24 @@ def reliability(records: Sequence[BankRecord], *, min_results: int = 8, full: fl
     return float(min(max(rho / full, 0.0), 1.0))
 
 
+def task_weights(
+    similar: Sequence[tuple[str, float]],
+    records: Mapping[str, Sequence[BankRecord]],
+    *,
+    power: float = 1.0,
+    weigh_reliability: bool = True,
+    reliabilities: Mapping[str, float] | None = None,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """``(weights, reliabilities)`` of the tasks in ``similar`` that have records: ``similarity ** power``
+    times :func:`reliability` (1 with ``weigh_reliability=False``); ``reliabilities`` supplies values
+    already computed."""
+    known = reliabilities or {}
+    rel = {name: (known[name] if name in known else reliability(records[name])) if weigh_reliability else 1.0
+           for name, _ in similar if records.get(name)}
+    weights = {name: max(float(s), 0.0) ** power * rel[name] for name, s in similar if name in rel}
+    return weights, rel
+
+
 def build_prior(
     similar: Sequence[tuple[str, float]],
     records: Mapping[str, Sequence[BankRecord]],
@@ -141,6 +159,7 @@ def build_prior(
     aggregate: str = "logit",
     power: float = 1.0,
     weigh_reliability: bool = True,
+    reliabilities: Mapping[str, float] | None = None,
 ) -> Prior:
     """Build a :class:`Prior` from similar tasks and their records.
 
@@ -158,13 +177,14 @@ def build_prior(
             (mean log-odds, which rewards designs that are near the top everywhere).
         power: similarities are raised to this power before weighting (larger: trust the closest more).
         weigh_reliability: multiply each task's weight by its :func:`reliability`.
+        reliabilities: task name -> reliability computed already (see :func:`task_weights`).
     """
     if rank_by not in ("val", "val+test"):
         raise ValueError(f"rank_by: {rank_by!r} is not allowed; choose val or val+test")
     if aggregate not in ("mean", "logit"):
         raise ValueError(f"aggregate: {aggregate!r} is not allowed; choose mean or logit")
-    rel = {name: reliability(records[name]) if weigh_reliability else 1.0 for name, _ in similar if records.get(name)}
-    weights = {name: max(float(s), 0.0) ** power * rel[name] for name, s in similar if records.get(name)}
+    weights, rel = task_weights(similar, records, power=power, weigh_reliability=weigh_reliability,
+                                reliabilities=reliabilities)
     tasks = tuple(sorted(((n, float(s)) for n, s in similar), key=lambda x: -x[1]))
     if not weights or sum(weights.values()) <= 0:
         return Prior(tasks=tasks, reliability=rel)

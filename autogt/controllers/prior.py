@@ -37,7 +37,7 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from autogt.bank._prior import Prior, build_prior, reliability
+from autogt.bank._prior import Prior, build_prior, task_weights
 from autogt.bank._records import BankDesign
 from autogt.registry import register
 
@@ -259,11 +259,12 @@ def prior_for(task: Any, bank: Any, space: Any, *, k: int = 3, anchors: Mapping[
     similar = bank.similar(task, k=len(bank.tasks()), anchors=anchors, method=method)
     records = {t.name: bank.results(t) for t, _ in similar}
     usable = [(t.name, s) for t, s in similar if any(convert(r.design) is not None for r in records[t.name])]
-    if build_kw.get("weigh_reliability", True):  # the k tasks with the largest weights, not similarities
-        usable.sort(key=lambda ns: -max(ns[1], 0.0) ** build_kw.get("power", 1.0) * reliability(records[ns[0]]))
+    weights, rel = task_weights(usable, records, power=build_kw.get("power", 1.0),
+                                weigh_reliability=build_kw.get("weigh_reliability", True))
+    usable.sort(key=lambda ns: -weights[ns[0]])  # the k tasks with the largest weights (stable: ties by similarity)
     usable = usable[: max(k, 0)]
     return build_prior(usable, {n: records[n] for n, _ in usable}, convert, top=top, n_designs=n_designs,
-                       min_distance=min_distance, **build_kw)
+                       min_distance=min_distance, reliabilities=rel, **build_kw)
 
 
 def make_prior_controller(space: Any, study: optuna.Study, *, objectives: Sequence[str] = ("metric",),
