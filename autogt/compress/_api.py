@@ -276,7 +276,7 @@ def prune(checkpoint_or_model: Any, task: Any, target: str | Target | Sequence[s
                                lambda_lr=cfg.lambda_lr, weight_lr=cfg.weight_lr, distill_weight=cfg.distill_weight,
                                hidden_weight=cfg.hidden_weight, task_weight=cfg.task_weight,
                                temperature=cfg.temperature, init_log_alpha=cfg.init_log_alpha,
-                               edge_init=cfg.edge_init, seed=cfg.seed,
+                               edge_init=cfg.edge_init, relinearize=cfg.relinearize, seed=cfg.seed,
                                progress=cfg.progress, history=history)
         student = copy.deepcopy(dense)
         masker = train_masks(student, layout, task, costs, ratios, mcfg, scaler=scaler, device=cfg.torch_device)

@@ -144,6 +144,8 @@ class PruneConfig:
         distill_weight, hidden_weight, task_weight, temperature: distillation and task-loss mix.
         init_log_alpha: initial gate location (3.0: every gate starts open).
         edge_init: initial bias of the edge scorer (1.0: every edge kept, ``P(z != 0) = 0.93``).
+        relinearize: how many times the latency surrogate of a ``latency``/``latency_ms`` target is re-fitted
+            around the current mask while the gates learn (0: only the fit around the dense model).
         tolerance: the final exact cost may end this far (a fraction of dense) below the target.
         recalibrate: re-estimate BatchNorm statistics of the pruned model on the training split before
             fine-tuning (every method).
@@ -175,6 +177,7 @@ class PruneConfig:
     temperature: float = 2.0
     init_log_alpha: float = 3.0
     edge_init: float = 1.0
+    relinearize: int = 8
     tolerance: float = 0.02
     recalibrate: bool = True
     latency_repeats: int = 20
@@ -192,6 +195,8 @@ class PruneConfig:
             raise ValueError(f"warmup: must be in [0, 1], got {self.warmup}")
         if not 0.0 <= self.harden < 1.0:
             raise ValueError(f"harden: must be in [0, 1), got {self.harden}")
+        if self.relinearize < 0:
+            raise ValueError(f"relinearize: must be >= 0, got {self.relinearize}")
         object.__setattr__(self, "granularities", tuple(self.granularities))
 
     def to_dict(self) -> dict[str, Any]:

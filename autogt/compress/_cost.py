@@ -12,7 +12,8 @@ metadata are covered automatically. Edge gates scale ``edges_mean`` by the expec
 Latency (``metric="latency_ms"``) uses :func:`autogt.hardware.predict_latency` on a device profile:
 the predictor is not differentiable, so :class:`CostModel` fits a linear surrogate around the dense
 model by finite differences of the predictor (one removal per block, half of the heads / neurons /
-hidden channels / edges), ``latency ~ L0 + sum_k c_k (q_k(P) - q_k(1))``; the final mask is then checked
+hidden channels / edges), ``latency ~ L0 + sum_k c_k (q_k(P) - q_k(1))``. Mask training re-fits it
+around the current mask from time to time (:meth:`CostModel.relinearize`), and the final mask is checked
 and corrected with the predictor itself (:func:`autogt.compress._train.meet_target`).
 
 Example:
@@ -95,7 +96,7 @@ class CostModel:
         self.stats = task_stats(task)
         self.edge_filter_flops = float(edge_filter_flops) if layout.edges else 0.0
         self.device, self.batch = device, batch
-        self._lat: tuple[float, dict[str, float]] | None = None
+        self._lat: tuple[float, dict[str, float], dict[str, Num] | None] | None = None
         if metric == "latency_ms":
             if device is None:
                 raise ValueError("a latency target needs a device profile (device=...)")
@@ -377,49 +378,100 @@ class CostModel:
             q["edges"] = p.edges if p.edges is not None else 1.0
         return q
 
-    def _fit_latency(self) -> tuple[float, dict[str, float]]:
+    def relinearize(self, around: GateValues) -> None:
+        """Refit the latency surrogate around the mask ``around`` (deterministic gate values); other metrics
+        are exact and ignore it. The fit around the dense model drifts as the model shrinks: it adds up savings
+        that really multiply (fewer heads *and* fewer hidden channels), so a small model's latency is
+        underestimated; re-fitting where the gates are keeps the surrogate exact at the current mask.
+
+        Example:
+            >>> from autogt.models import builtin_spec
+            >>> from autogt.testing.layers import molecule_task
+            >>> from autogt.compress._layout import make_layout
+            >>> from autogt.compress._remove import derive_spec, finalize
+            >>> task = molecule_task(); layout = make_layout(builtin_spec("gps"), task)
+            >>> cm = CostModel(layout, task, metric="latency_ms", device="cpu")
+            >>> mask = GateValues.ones(layout); mask.layers[0].attn = torch.zeros(())
+            >>> cm.relinearize(mask)
+            >>> exact = cm.exact(derive_spec(layout, finalize(layout, mask)).spec)
+            >>> abs(float(cm.expected(mask)) - exact) < 1e-6
+            True
+        """
+        if self.metric == "latency_ms":
+            self._lat = self._fit_latency(around)
+
+    def _fit_latency(self, around: GateValues | None = None
+                     ) -> tuple[float, dict[str, float], dict[str, Num] | None]:
+        """``(latency at the centre, coefficient per quantity, the centre's quantities)`` by finite differences
+        of the predictor: an open block or layer removed, half of the open heads / neurons / hidden channels
+        removed. Coefficients that cannot be measured at the centre (a closed block, a single open head) keep
+        their previous value (ultimately the one fitted around the dense model)."""
         from autogt.compress._remove import derive_spec, finalize
 
         lay = self.layout
-        ones = GateValues.ones(lay)
+        centre = (GateValues.ones(lay) if around is None
+                  else finalize(lay, around.detach()).map(lambda t: (t > 0).float()))
+        prev = dict(self._lat[1]) if self._lat is not None else {}
 
         def lat(values: GateValues, edge_keep: float = 1.0) -> float:
             spec = derive_spec(lay, finalize(lay, values)).spec
             return self.exact(spec, edge_keep)
 
-        base = lat(ones)
+        def without(i: int | None, key: str, drop: Tensor | None = None) -> float:
+            """Latency of the centre with gate ``key`` of layer ``i`` closed (entries ``drop`` of a vector)."""
+            v = centre.map(torch.clone)
+            if i is None:
+                assert v.hidden is not None and drop is not None
+                v.hidden.index_fill_(0, drop, 0.0)
+            elif drop is None:
+                setattr(v.layers[i], key, torch.zeros(()))
+            else:
+                getattr(v.layers[i], key).index_fill_(0, drop, 0.0)
+            return lat(v)
+
+        base = lat(centre)
+        q0 = self._quantities(centre)
         coef: dict[str, float] = {}
-        for i, s in enumerate(lay.layers):
+        for i, (s, g) in enumerate(zip(lay.layers, centre.layers, strict=True)):
             for key in ("local", "attn", "ffn"):
-                if getattr(s, key):
-                    v = GateValues.ones(lay)
-                    setattr(v.layers[i], key, torch.zeros(()))
-                    coef[f"{i}.{key}"] = base - lat(v)
+                if getattr(s, key) and float(getattr(g, key)) > 0:
+                    coef[f"{i}.{key}"] = base - without(i, key)
+                elif f"{i}.{key}" in prev:
+                    coef[f"{i}.{key}"] = prev[f"{i}.{key}"]
             for key, n in (("heads", s.heads), ("neurons", s.neurons)):
-                if n > 1:
-                    v = GateValues.ones(lay)
-                    t = getattr(v.layers[i], key)
-                    t[: n // 2] = 0.0
-                    coef[f"{i}.{key}"] = (base - lat(v)) * n / (n // 2)
+                if not n:
+                    continue
+                idx = torch.nonzero(getattr(g, key) > 0).flatten()
+                drop = idx[: len(idx) // 2]
+                if len(drop) and n > 1:
+                    coef[f"{i}.{key}"] = (base - without(i, key, drop)) * n / len(drop)
+                elif f"{i}.{key}" in prev:
+                    coef[f"{i}.{key}"] = prev[f"{i}.{key}"]
             if s.layer:
-                v = GateValues.ones(lay)
-                v.layers[i].layer = torch.zeros(())
-                inner = sum(coef.get(f"{i}.{k}", 0.0) for k in ("local", "attn", "ffn", "heads", "neurons"))
-                coef[f"{i}.layer"] = base - lat(v) - inner
+                if float(g.layer) > 0:
+                    inner = sum(coef.get(f"{i}.{k}", 0.0) * float(q0.get(f"{i}.{k}", 0.0))
+                                for k in ("local", "attn", "ffn", "heads", "neurons"))
+                    coef[f"{i}.layer"] = base - without(i, "layer") - inner
+                elif f"{i}.layer" in prev:
+                    coef[f"{i}.layer"] = prev[f"{i}.layer"]
         if lay.hidden:
-            v = GateValues.ones(lay)
-            assert v.hidden is not None
-            v.hidden[1::2] = 0.0
-            kept = float((v.hidden > 0).sum()) / lay.hidden
-            coef["hidden"] = (base - lat(v)) / (1.0 - kept)
+            assert centre.hidden is not None
+            idx = torch.nonzero(centre.hidden > 0).flatten()
+            drop = idx[1::2]
+            if len(drop):
+                coef["hidden"] = (base - without(None, "hidden", drop)) * lay.hidden / len(drop)
+            elif "hidden" in prev:
+                coef["hidden"] = prev["hidden"]
         if lay.edges:
-            coef["edges"] = (base - lat(ones, 0.5)) / 0.5
-        return base, coef
+            coef["edges"] = prev["edges"] if "edges" in prev else (base - lat(centre, 0.5)) / 0.5
+        return base, coef, (None if around is None else q0)
 
     def _latency(self, p: GateValues) -> Num:
         assert self._lat is not None
-        base, coef = self._lat
-        q, q1 = self._quantities(p), self._quantities(GateValues.ones(self.layout))
+        base, coef, q1 = self._lat
+        q = self._quantities(p)
+        if q1 is None:  # fitted around the dense model
+            q1 = self._quantities(GateValues.ones(self.layout))
         total: Num = base
         for k, c in coef.items():
             if k in q:

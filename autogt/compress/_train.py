@@ -107,6 +107,7 @@ class MaskTrainConfig:
     temperature: float = 2.0
     init_log_alpha: float = 3.0
     edge_init: float = 1.0
+    relinearize: int = 8
     seed: int = 0
     progress: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
@@ -213,6 +214,7 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
         total = min(total, cfg.max_steps)
     freeze_at = total - int(round(cfg.harden * total)) if total > 1 else total  # hardening: the last steps
     warm = int(round(cfg.warmup * freeze_at))
+    relin = max(1, freeze_at // (cfg.relinearize + 1)) if cfg.relinearize > 0 else 0
     task_loss = loss_fn(task.kind)
     bar = tqdm(total=total, disable=not cfg.progress, file=sys.stderr, leave=False, desc="mask training",
                unit="step", dynamic_ncols=True)
@@ -250,6 +252,10 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
             opt_l.zero_grad(set_to_none=True)
             extra: dict[str, float] = {}
             if masked.frozen is None:
+                if relin and step % relin == 0 and step > 0:  # latency surrogates: re-fit around the current mask
+                    current = masker.raw_deterministic()
+                    for c in costs:
+                        c.relinearize(current)
                 probs = masker.open_probs(batch if layout.edges else None)
                 ss = [c.ratio(probs) for c in costs]
                 if starts is None:
@@ -405,19 +411,34 @@ def meet_target(layout: GateLayout, raw: GateValues, scores: GateValues, cost: C
             closing.remove(unit)
         _set(raw, unit[1], unit[2], unit[3], 0.0)
         fin, rs = ratio(raw)
-    if rs[0] < targets[0] - tolerance:
-        for _score, kind, i, j in sorted((u for u in units if _get(raw, u[1], u[2], u[3]) <= 0), reverse=True):
-            if kind not in ("heads", "neurons", "hidden"):
-                continue
-            _set(raw, kind, i, j, 1.0)
+    if rs[0] < targets[0] - tolerance:  # overshot (gates that closed for good during training): reopen
+        for unit in sorted((u for u in units if _get(raw, u[1], u[2], u[3]) <= 0), reverse=True):
+            saved = [(u, _get(raw, u[1], u[2], u[3])) for u in _with_parents(unit, raw)]
+            for u, _v in saved:
+                _set(raw, u[1], u[2], u[3], 1.0)
             fin2, rs2 = ratio(raw)
             if not fits(rs2):
-                _set(raw, kind, i, j, 0.0)
+                for u, v in saved:
+                    _set(raw, u[1], u[2], u[3], v)
                 continue
             fin, rs = fin2, rs2
             if rs[0] >= targets[0] - tolerance:
                 break
     return fin, rs[0]
+
+
+def _with_parents(unit: tuple[float, str, int, int], raw: GateValues) -> list[tuple[float, str, int, int]]:
+    """``unit`` and the closed gates above it (a head's attention block, a neuron's FFN, a block's layer), all of
+    which must open for the unit to count again: a reopened neuron of a closed FFN changes nothing."""
+    _score, kind, i, j = unit
+    if kind == "hidden":
+        return [unit]
+    parent = {"heads": ("attn",), "neurons": ("ffn",)}.get(kind, ())
+    out = [unit]
+    for p in (*parent, "layer"):
+        if p != kind and getattr(raw.layers[i], p) is not None and _get(raw, p, i, 0) <= 0:
+            out.append((_score, p, i, 0))
+    return out
 
 
 def _bound_step(closing: list[tuple[float, str, int, int]], raw: GateValues, rs: list[float],

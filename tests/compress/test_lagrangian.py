@@ -124,3 +124,23 @@ def test_meet_target_meets_a_latency_bound_at_the_least_flops(mol_task):
     assert lat_a <= 0.8 and lat_b <= 0.8
     assert flops_b > flops_a + 0.05
     assert sum(int((g.heads > 0).sum()) for g in both.layers) < 8  # heads went first
+
+
+def test_meet_target_reopens_closed_blocks_when_it_overshot(mol_task):
+    """Gates that closed for good during training can leave the mask far below the target; reopening then
+    also considers whole blocks (a neuron of a closed FFN only counts once its FFN opens too)."""
+    from autogt.compress import GateValues
+    from autogt.compress._train import meet_target
+
+    spec = ArchSpec(hidden=32, layers=(LayerSpec(local="gine", attn="full", heads=4, ffn=64),) * 2)
+    layout = make_layout(spec, mol_task, ("heads", "neurons", "attn", "ffn"))
+    flops = CostModel(layout, mol_task)
+    raw = GateValues.ones(layout)
+    for g in raw.layers:  # every FFN and attention block closed, fine gates too
+        g.ffn, g.attn = torch.zeros(()), torch.zeros(())
+        g.neurons, g.heads = torch.zeros(64), torch.zeros(4)
+    scores = GateValues.ones(layout)
+    start = meet_target(layout, raw.map(torch.clone), scores, flops, 1.0, tolerance=1.0)[1]  # nothing to do
+    assert start < 0.7
+    _values, ratio = meet_target(layout, raw.map(torch.clone), scores, flops, 0.7, tolerance=0.02)
+    assert 0.7 - 0.07 <= ratio <= 0.7  # within one attention head (about 0.06 of this model's FLOPs)
