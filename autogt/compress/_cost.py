@@ -96,7 +96,7 @@ class CostModel:
         self.stats = task_stats(task)
         self.edge_filter_flops = float(edge_filter_flops) if layout.edges else 0.0
         self.device, self.batch = device, batch
-        self._lat: tuple[float, dict[str, float], dict[str, Num] | None] | None = None
+        self._lat: tuple[float, dict[str, float], dict[str, Num]] | None = None
         if metric == "latency_ms":
             if device is None:
                 raise ValueError("a latency target needs a device profile (device=...)")
@@ -400,8 +400,7 @@ class CostModel:
         if self.metric == "latency_ms":
             self._lat = self._fit_latency(around)
 
-    def _fit_latency(self, around: GateValues | None = None
-                     ) -> tuple[float, dict[str, float], dict[str, Num] | None]:
+    def _fit_latency(self, around: GateValues | None = None) -> tuple[float, dict[str, float], dict[str, Num]]:
         """``(latency at the centre, coefficient per quantity, the centre's quantities)`` by finite differences
         of the predictor: an open block or layer removed, half of the open heads / neurons / hidden channels
         removed. Coefficients that cannot be measured at the centre (a closed block, a single open head) keep
@@ -464,14 +463,12 @@ class CostModel:
                 coef["hidden"] = prev["hidden"]
         if lay.edges:
             coef["edges"] = prev["edges"] if "edges" in prev else (base - lat(centre, 0.5)) / 0.5
-        return base, coef, (None if around is None else q0)
+        return base, coef, q0
 
     def _latency(self, p: GateValues) -> Num:
         assert self._lat is not None
-        base, coef, q1 = self._lat
+        base, coef, q1 = self._lat  # q1: the quantities at the centre of the fit
         q = self._quantities(p)
-        if q1 is None:  # fitted around the dense model
-            q1 = self._quantities(GateValues.ones(self.layout))
         total: Num = base
         for k, c in coef.items():
             if k in q:

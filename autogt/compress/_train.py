@@ -214,7 +214,8 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
         total = min(total, cfg.max_steps)
     freeze_at = total - int(round(cfg.harden * total)) if total > 1 else total  # hardening: the last steps
     warm = int(round(cfg.warmup * freeze_at))
-    relin = max(1, freeze_at // (cfg.relinearize + 1)) if cfg.relinearize > 0 else 0
+    latency_costs = [c for c in costs if c.metric == "latency_ms"]  # the only ones with a surrogate to re-fit
+    relin = max(1, freeze_at // (cfg.relinearize + 1)) if cfg.relinearize > 0 and latency_costs else 0
     task_loss = loss_fn(task.kind)
     bar = tqdm(total=total, disable=not cfg.progress, file=sys.stderr, leave=False, desc="mask training",
                unit="step", dynamic_ncols=True)
@@ -254,7 +255,7 @@ def train_masks(model: nn.Module, layout: GateLayout, task: Any, cost: CostModel
             if masked.frozen is None:
                 if relin and step % relin == 0 and step > 0:  # latency surrogates: re-fit around the current mask
                     current = masker.raw_deterministic()
-                    for c in costs:
+                    for c in latency_costs:
                         c.relinearize(current)
                 probs = masker.open_probs(batch if layout.edges else None)
                 ss = [c.ratio(probs) for c in costs]
