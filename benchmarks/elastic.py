@@ -66,8 +66,10 @@ from autogt.train.loop import attach_pe, measure_latency
 TOLERANCE = {"rocauc": ("abs", 0.01), "rmse": ("rel", 0.03)}
 
 
-def gps_spec(ffn: int) -> Any:
+def gps_spec(ffn: int, schedule: str | None = None) -> Any:
     base = builtin_spec("gps")
+    if schedule:
+        base = base.replace(lr_schedule=schedule)
     return base.replace(layers=tuple(dataclasses.replace(layer, ffn=ffn) for layer in base.layers))
 
 
@@ -103,7 +105,7 @@ def run_seed(name: str, seed: int, args: argparse.Namespace, work: Path) -> dict
     task = load_task(name, seed=seed)
     epochs, patience = epochs_for(name, args)
     budget = Budget(epochs=epochs, patience=patience, latency_repeats=0)
-    spec = elastic_spec(gps_spec(args.ffn))
+    spec = elastic_spec(gps_spec(args.ffn, args.schedule))
     out = work / f"{name}-{seed}"
     log = f"[{name} seed={seed}]"
 
@@ -254,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", choices=("joint", "sampled"), default="joint")
     p.add_argument("--distill", type=float, default=0.0,
                    help="joint: in-place distillation weight of the smaller granularities (ElasticStep.distill)")
+    p.add_argument("--schedule", choices=("constant", "cosine", "plateau"), default=None,
+                   help="learning-rate schedule of every model, elastic and independent (default: the gps spec's)")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed, first-seed + 1, ...")
     p.add_argument("--ffn", type=int, default=256, help="FFN width of every GPS layer (default 256 = 4 x hidden)")
     p.add_argument("--budgets", type=int, default=10, help="Mix'n'Match FLOPs budgets (>= 8)")
     p.add_argument("--device", default="cpu", help="training device")
@@ -276,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     results = []
     for name in [d.strip() for d in args.data.split(",") if d.strip()]:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             results.append(run_seed(name, seed, args, work))
     text, checks = tables(results, args)
     header = (f"autogt elastic benchmark: {platform.platform()}, torch {torch.__version__}, "

@@ -108,16 +108,21 @@ def test_atom_encoder_clamps_out_of_range():
     assert torch.allclose(out[0] - enc.embeddings[1].weight[1], out[2] - enc.embeddings[1].weight[0])
 
 
-def test_categorical_encoder_fused_lookup_equals_per_column_sum():
+@pytest.mark.parametrize("path", ["one-hot", "per-column (eval)", "per-column (large vocabulary)"])
+def test_categorical_encoder_fused_lookup_equals_per_column_sum(path):
     vocab = (7, 3, 5, 2)
     enc = CategoricalEncoder(vocab, 6)
+    if path == "per-column (eval)":
+        enc.eval()
+    elif path == "per-column (large vocabulary)":
+        enc.one_hot_max = 16  # below sum(vocab) = 17
     x = torch.stack([torch.randint(-1, v + 2, (40,)) for v in vocab], 1)  # includes out-of-range values
     xc = torch.minimum(x.clamp_min(0), torch.tensor([v - 1 for v in vocab]))
     ref = sum(emb.weight[xc[:, c]] for c, emb in enumerate(enc.embeddings))
     with torch.no_grad():  # inference: the fused embedding_bag lookup
         assert torch.allclose(enc(x), ref, atol=1e-6)
         assert enc(x[:0]).shape == (0, 6)
-    out = enc(x)  # with autograd: per-column gathers
+    out = enc(x)  # with autograd: one-hot product (training) or per-column gathers
     assert torch.allclose(out, ref, atol=1e-6)
     out.pow(2).sum().backward()  # every table gets exactly the gradient of the explicit sum
     grads = [emb.weight.grad.clone() for emb in enc.embeddings]
