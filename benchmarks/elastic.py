@@ -66,11 +66,12 @@ from autogt.train.loop import attach_pe, measure_latency
 TOLERANCE = {"rocauc": ("abs", 0.01), "rmse": ("rel", 0.03)}
 
 
-def gps_spec(ffn: int, schedule: str | None = None) -> Any:
+def gps_spec(ffn: int, schedule: str | None = None, norm: str | None = None) -> Any:
     base = builtin_spec("gps")
     if schedule:
         base = base.replace(lr_schedule=schedule)
-    return base.replace(layers=tuple(dataclasses.replace(layer, ffn=ffn) for layer in base.layers))
+    changes: dict[str, Any] = {"ffn": ffn} | ({"norm": norm} if norm else {})
+    return base.replace(layers=tuple(dataclasses.replace(layer, **changes) for layer in base.layers))
 
 
 def latency_batch(task: Any, spec: Any) -> Any:
@@ -105,7 +106,7 @@ def run_seed(name: str, seed: int, args: argparse.Namespace, work: Path) -> dict
     task = load_task(name, seed=seed)
     epochs, patience = epochs_for(name, args)
     budget = Budget(epochs=epochs, patience=patience, latency_repeats=0)
-    spec = elastic_spec(gps_spec(args.ffn, args.schedule))
+    spec = elastic_spec(gps_spec(args.ffn, args.schedule, args.norm))
     out = work / f"{name}-{seed}"
     log = f"[{name} seed={seed}]"
 
@@ -180,7 +181,9 @@ def tables(results: list[dict[str, Any]], args: argparse.Namespace) -> tuple[str
         kind, tol = TOLERANCE[metric]
         lines += [f"\n### {name.upper()} ({metric}, {len(runs)} seed(s), {runs[0]['epochs']} epochs max, GPS ffn "
                   f"{args.ffn}, {args.mode} elastic training"
-                  + (f", distillation {args.distill:g}" if args.distill else "") + ")",
+                  + (f", distillation {args.distill:g}" if args.distill else "")
+                  + (f", {args.norm} norm" if args.norm else "")
+                  + (f", {args.schedule} learning rate" if args.schedule else "") + ")",
                   "", "| granularity | FFN | params | elastic test | independent test | gap | check |",
                   "|---|---|---|---|---|---|---|"]
         ok_all = True
@@ -258,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="joint: in-place distillation weight of the smaller granularities (ElasticStep.distill)")
     p.add_argument("--schedule", choices=("constant", "cosine", "plateau"), default=None,
                    help="learning-rate schedule of every model, elastic and independent (default: the gps spec's)")
+    p.add_argument("--norm", choices=("batch", "layer"), default=None,
+                   help="normalisation of every GPS layer, elastic and independent (default: the gps spec's, batch)")
     p.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed, first-seed + 1, ...")
     p.add_argument("--ffn", type=int, default=256, help="FFN width of every GPS layer (default 256 = 4 x hidden)")
     p.add_argument("--budgets", type=int, default=10, help="Mix'n'Match FLOPs budgets (>= 8)")
