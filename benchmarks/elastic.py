@@ -25,8 +25,10 @@ Usage::
     python benchmarks/elastic.py --device cuda --profile cuda
     python benchmarks/elastic.py --quick                          # 1 seed, few epochs (a smoke run)
     nice python benchmarks/elastic.py --quick --threads 1 | tee benchmarks/out/elastic_quick.txt
+    python benchmarks/elastic.py --data esol --norm layer --first-seed 2 --seeds 1 --out s2.json  # one seed
+    python benchmarks/elastic.py --merge s01.json s2.json --norm layer --out all.json            # together
 
-Prints Markdown tables and writes every per-seed number to ``--out`` (JSON).
+Prints Markdown tables and writes every per-seed number to ``--out`` (JSON, rewritten after every seed).
 """
 
 from __future__ import annotations
@@ -273,7 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="1 seed, 4 epochs on BBBP / 8 on ESOL, 8 budgets")
     p.add_argument("--out", default="benchmarks/out/elastic.json")
     p.add_argument("--workdir", default=None, help="where checkpoints go (default: a temporary folder)")
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                   help="no runs: print the tables of these earlier outputs together (pass the same --ffn, --mode...)")
     args = p.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.quick:
@@ -288,14 +294,30 @@ def main(argv: list[str] | None = None) -> int:
     for name in [d.strip() for d in args.data.split(",") if d.strip()]:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             results.append(run_seed(name, seed, args, work))
+            _write(args.out, args, results, None)  # after every seed: a killed run keeps what it finished
     text, checks = tables(results, args)
     header = (f"autogt elastic benchmark: {platform.platform()}, torch {torch.__version__}, "
               f"{torch.get_num_threads()} thread(s), device {args.device}, {time.perf_counter() - t0:.0f} s")
     print(header)
     print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"args": {k: v for k, v in vars(args).items()}, "results": results,
-                                          "checks": checks}, indent=2, default=str) + "\n")
+    _write(args.out, args, results, checks)
+    print(f"\nwrote {args.out}")
+    return 0 if all(checks.values()) else 1
+
+
+def _write(out: str, args: argparse.Namespace, results: list[dict[str, Any]], checks: dict[str, bool] | None) -> None:
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps({"args": dict(vars(args)), "results": results, "checks": checks}, indent=2,
+                                    default=str) + "\n")
+
+
+def merge(files: list[str], args: argparse.Namespace) -> int:
+    """Tables and checks of earlier outputs together (e.g. seeds run in separate processes)."""
+    results = [r for f in files for r in json.loads(Path(f).read_text())["results"]]
+    print(f"merged {len(results)} seed runs from {', '.join(files)}")
+    text, checks = tables(results, args)
+    print(text)
+    _write(args.out, args, results, checks)
     print(f"\nwrote {args.out}")
     return 0 if all(checks.values()) else 1
 
