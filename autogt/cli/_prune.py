@@ -78,6 +78,7 @@ def _slug(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from autogt.compress import PruneConfig, parse_targets, prune
     from autogt.compress._convert import ConversionError
+    from autogt.train.checkpoint import CheckpointError, checkpoint_file
 
     try:
         targets = parse_targets(args.target)
@@ -85,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(str(exc)) from exc
     if args.epochs < 0 or args.finetune_epochs < 0:
         raise CLIError("--epochs / --finetune-epochs: must be >= 0")
-    if not Path(args.checkpoint).is_file():
-        raise CLIError(f"{args.checkpoint}: no such checkpoint file")
+    try:
+        args.checkpoint = str(checkpoint_file(args.checkpoint))
+    except CheckpointError as exc:
+        raise CLIError(str(exc)) from exc
     if args.device is not None:
         from autogt.hardware import load_profile
 

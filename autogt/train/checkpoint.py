@@ -39,7 +39,8 @@ from torch import nn
 from autogt.models.spec import ArchSpec, SpecError
 from autogt.train.metrics import TargetScaler
 
-__all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_model", "FORMAT"]
+__all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_model", "checkpoint_file",
+           "FORMAT"]
 
 FORMAT = "autogt-checkpoint"
 FORMAT_VERSION = "1"
@@ -183,6 +184,27 @@ def _read_torch_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return {str(k): v for k, v in obj.items()}
 
 
+def checkpoint_file(path: str | os.PathLike[str]) -> Path:
+    """The checkpoint file ``path`` names: the file itself, or ``model.safetensors`` in a run folder (what
+    ``autogt train --out``, ``prune --out`` and ``extract`` write).
+
+    Raises:
+        CheckpointError: nothing there, or a folder without ``model.safetensors``.
+
+    Example:
+        >>> checkpoint_file("runs/train-bbbp-0123")  # doctest: +SKIP
+        PosixPath('runs/train-bbbp-0123/model.safetensors')
+    """
+    path = Path(path)
+    if path.is_dir():
+        if (path / "model.safetensors").is_file():
+            return path / "model.safetensors"
+        raise CheckpointError(f"{path}: a folder without model.safetensors (pass the checkpoint file)")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    return path
+
+
 def load_checkpoint(
     path: str | os.PathLike[str],
     *,
@@ -192,7 +214,7 @@ def load_checkpoint(
     """Read a checkpoint written by :func:`save_checkpoint`.
 
     Args:
-        path: the ``.safetensors`` file.
+        path: the ``.safetensors`` file, or a run folder holding ``model.safetensors``.
         spec: only for plain state dicts (no autogt metadata): the architecture of the weights. Giving
             it also allows a ``torch.save`` state dict, read with ``torch.load(weights_only=True)``.
             For an autogt checkpoint it overrides the stored spec.
@@ -208,9 +230,7 @@ def load_checkpoint(
         >>> ckpt = load_checkpoint("runs/train-bbbp-0123/model.safetensors")  # doctest: +SKIP
         >>> ckpt.spec, ckpt.extra["test"]                                      # doctest: +SKIP
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+    path = checkpoint_file(path)
     try:
         metadata, tensors = _read_safetensors(path)
     except CheckpointError:

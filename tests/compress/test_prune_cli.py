@@ -87,6 +87,17 @@ def test_bad_target_exits_2(esol_ckpt, esol_csv, tmp_path, capsys, target, messa
 def test_missing_checkpoint_exits_2(esol_csv, tmp_path, capsys):
     assert main(_args(tmp_path / "nope.safetensors", esol_csv, tmp_path / "x")) == 2
     assert "no such checkpoint" in capsys.readouterr().err
+    assert main(_args(tmp_path, esol_csv, tmp_path / "x")) == 2
+    assert "folder without model.safetensors" in capsys.readouterr().err
+
+
+def test_run_folder_is_accepted(esol_ckpt, esol_csv, tmp_path, capsys):
+    from pathlib import Path
+
+    assert Path(esol_ckpt).name == "model.safetensors"
+    args = _args(Path(esol_ckpt).parent, esol_csv, tmp_path / "f", "--method", "magnitude")
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["method"] == "magnitude"
 
 
 def test_plain_module_via_entry_point_and_pickle(esol_csv, tmp_path, capsys):

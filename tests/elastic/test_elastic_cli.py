@@ -73,7 +73,8 @@ def test_extract_cli_json(elastic_run, csv_and_spec, capsys, tmp_path):
 
 
 def test_extract_cli_table_and_errors(elastic_run, capsys, tmp_path):
-    code = main(["extract", str(elastic_run), "--budget", "flops=0.9", "--out", str(tmp_path), "--no-bank"])
+    # the run folder stands for its model.safetensors
+    code = main(["extract", str(elastic_run.parent), "--budget", "flops=0.9", "--out", str(tmp_path), "--no-bank"])
     captured = capsys.readouterr()
     assert code == 0 and "flops=90%" in captured.out and "no data" in captured.err
     for argv, match in ((["--budget", "params=1%"], "feasible"), (["--budget", "latency_ms=2"], "device"),
@@ -82,6 +83,9 @@ def test_extract_cli_table_and_errors(elastic_run, capsys, tmp_path):
         assert code == 2 and match in capsys.readouterr().err
     code = main(["extract", str(tmp_path / "missing.safetensors"), "--budget", "flops=0.5"])
     assert code == 2
+    (tmp_path / "empty").mkdir()
+    code = main(["extract", str(tmp_path / "empty"), "--budget", "flops=0.5"])
+    assert code == 2 and "folder without model.safetensors" in capsys.readouterr().err
 
 
 def test_search_elastic_trains_the_winner_nested(csv_and_spec, capsys, tmp_path):

@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 
 import autogt
 from autogt.models.spec import ArchSpec, LayerSpec
-from autogt.train.checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
+from autogt.train.checkpoint import FORMAT, CheckpointError, checkpoint_file, load_checkpoint, save_checkpoint
 from autogt.train.metrics import TargetScaler
 
 TASK = {"name": "demo", "level": "graph", "kind": "regression", "metric": "rmse", "num_outputs": 1, "node_dim": 9}
@@ -59,6 +59,14 @@ def test_metadata_is_plain_json_strings(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         load_checkpoint(tmp_path / "nope.safetensors")
+
+
+def test_run_folder_stands_for_its_model_file(tmp_path):
+    path = save_checkpoint(tmp_path / "run" / "model.safetensors", torch.nn.Linear(2, 2), SPEC, TASK)
+    assert checkpoint_file(tmp_path / "run") == path
+    assert load_checkpoint(tmp_path / "run").path == str(path)
+    with pytest.raises(CheckpointError, match="folder without model.safetensors"):
+        load_checkpoint(tmp_path)
 
 
 def test_truncated_file(tmp_path):
