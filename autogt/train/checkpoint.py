@@ -186,7 +186,7 @@ def _read_torch_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 def checkpoint_file(path: str | os.PathLike[str]) -> Path:
     """The checkpoint file ``path`` names: the file itself, or ``model.safetensors`` in a run folder (what
-    ``autogt train --out``, ``prune --out`` and ``extract`` write).
+    ``autogt train --out`` and ``autogt prune --out`` write).
 
     Raises:
         CheckpointError: nothing there, or a folder without ``model.safetensors``.

@@ -35,9 +35,10 @@ def test_cost_reads_a_checkpoint(tmp_path, capsys, mol_task):
     spec = builtin_spec("gps")
     path = tmp_path / "model.safetensors"
     save_checkpoint(path, build_model(spec, mol_task), spec, mol_task)
-    assert main(["cost", str(path), "--device", "t4", "--json"]) == 0
-    data = _json(capsys)
-    assert data["spec_hash"] == spec.hash() and data["estimate"] == "roofline"
+    for source in (path, tmp_path):  # the file, or the run folder holding it
+        assert main(["cost", str(source), "--device", "t4", "--json"]) == 0
+        data = _json(capsys)
+        assert data["spec_hash"] == spec.hash() and data["estimate"] == "roofline"
 
 
 def test_cost_bad_input_exits_2(capsys):
