@@ -37,6 +37,10 @@ class CategoricalEncoder(nn.Module):
         self.register_buffer("offsets", torch.tensor(starts, dtype=torch.long), persistent=False)
         self.vocab_size = sum(int(v) for v in vocab)
 
+    def _stacked_table(self) -> Tensor:
+        """Every column's table, one under the other (row ``offsets[c] + i`` is category ``i`` of column ``c``)."""
+        return torch.cat([emb.weight for emb in self.embeddings if isinstance(emb, nn.Embedding)])  # [V, dim]
+
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() == 1:
             x = x.unsqueeze(-1)
@@ -48,7 +52,7 @@ class CategoricalEncoder(nn.Module):
             # training: a one-hot matrix times the stacked tables. The C gathers and their backward
             # (``embedding_dense_backward``, a serial scatter-add per column) cost about 2.5x more on CPU
             # than two small GEMMs; the tables stay separate parameters (the gradient of ``cat`` splits it)
-            table = torch.cat([emb.weight for emb in self.embeddings])  # [V, dim]
+            table = self._stacked_table()  # [V, dim]
             hot = torch.zeros(x.size(0), table.size(0), dtype=table.dtype, device=table.device)
             return hot.scatter_(1, x + self.offsets, 1.0) @ table  # [n, V] @ [V, dim]
         if torch.is_grad_enabled() or onnx:
@@ -62,7 +66,7 @@ class CategoricalEncoder(nn.Module):
         # [n, dim] and C - 1 additions (memory-bound, a fixed cost that pruning cannot shrink: about 10x
         # faster on a batch of 256 molecules); the tables stay separate parameters, so checkpoints and
         # structural pruning see the usual per-column embeddings
-        table = torch.cat([emb.weight for emb in self.embeddings])  # [sum(vocab), dim]
+        table = self._stacked_table()  # [sum(vocab), dim]
         return nn.functional.embedding_bag(x + self.offsets, table, mode="sum")  # [n, dim]
 
 
