@@ -41,7 +41,7 @@ from autogt.elastic._nested import NestedFFN, get_granularity, nested_modules, s
 from autogt.elastic._retrofit import ffn_importance, reorder_by_importance, retrofit
 from autogt.elastic._score import Scorer, recalibrate_bn
 from autogt.elastic._slice import elastic_layers, extract_model, slice_spec, slice_state_dict
-from autogt.elastic._train import MODES, ElasticStep, elastic_spec, train_elastic
+from autogt.elastic._train import MODES, ElasticNormWarning, ElasticStep, elastic_spec, train_elastic
 
 __all__ = [
     "DEFAULT_GRANULARITIES",
@@ -50,6 +50,7 @@ __all__ = [
     "ElasticError",
     "NestedFFN",
     "ElasticStep",
+    "ElasticNormWarning",
     "CostBudget",
     "CostModel",
     "Candidate",

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from autogt.elastic._nested import nested_modules, use_granularity
 from autogt.models.spec import ArchSpec
 from autogt.train.metrics import soft_loss
 
-__all__ = ["MODES", "ElasticStep", "elastic_spec", "train_elastic"]
+__all__ = ["MODES", "ElasticNormWarning", "ElasticStep", "elastic_spec", "train_elastic"]
 
 MODES = ("sampled", "joint")
 
@@ -60,7 +61,15 @@ def elastic_spec(spec: ArchSpec | str | dict[str, Any], granularities: Sequence[
     if all(layer.ffn == 0 for layer in spec.layers):
         raise ElasticError("spec has no FFN (every layer has ffn: 0), so there is nothing to nest")
     fracs = granularities if granularities is not None else (spec.elastic or DEFAULT_GRANULARITIES)
+    if any(layer.norm == "batch" for layer in spec.layers):
+        warnings.warn("elastic model with batch norm: its scale and shift are shared by every granularity, and "
+                      "such models fit worse than independent ones on some tasks (ESOL); norm: layer avoids it "
+                      "(docs/elastic.md)", ElasticNormWarning, stacklevel=2)
     return spec.replace(elastic=check_fractions(fracs))
+
+
+class ElasticNormWarning(UserWarning):
+    """An elastic spec with batch norm (see ``docs/elastic.md``); silence with ``warnings.filterwarnings``."""
 
 
 @dataclass
