@@ -295,14 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             results.append(run_seed(name, seed, args, work))
             _write(args.out, args, results, None)  # after every seed: a killed run keeps what it finished
-    text, checks = tables(results, args)
-    header = (f"autogt elastic benchmark: {platform.platform()}, torch {torch.__version__}, "
-              f"{torch.get_num_threads()} thread(s), device {args.device}, {time.perf_counter() - t0:.0f} s")
-    print(header)
-    print(text)
-    _write(args.out, args, results, checks)
-    print(f"\nwrote {args.out}")
-    return 0 if all(checks.values()) else 1
+    return _report(results, args, f"autogt elastic benchmark: {platform.platform()}, torch {torch.__version__}, "
+                   f"{torch.get_num_threads()} thread(s), device {args.device}, {time.perf_counter() - t0:.0f} s")
 
 
 def _write(out: str, args: argparse.Namespace, results: list[dict[str, Any]], checks: dict[str, bool] | None) -> None:
@@ -311,15 +305,20 @@ def _write(out: str, args: argparse.Namespace, results: list[dict[str, Any]], ch
                                     default=str) + "\n")
 
 
-def merge(files: list[str], args: argparse.Namespace) -> int:
-    """Tables and checks of earlier outputs together (e.g. seeds run in separate processes)."""
-    results = [r for f in files for r in json.loads(Path(f).read_text())["results"]]
-    print(f"merged {len(results)} seed runs from {', '.join(files)}")
+def _report(results: list[dict[str, Any]], args: argparse.Namespace, header: str) -> int:
+    """Print the header, tables and checks; write the JSON; exit status 0 when every check passes."""
     text, checks = tables(results, args)
+    print(header)
     print(text)
     _write(args.out, args, results, checks)
     print(f"\nwrote {args.out}")
     return 0 if all(checks.values()) else 1
+
+
+def merge(files: list[str], args: argparse.Namespace) -> int:
+    """Tables and checks of earlier outputs together (e.g. seeds run in separate processes)."""
+    results = [r for f in files for r in json.loads(Path(f).read_text())["results"]]
+    return _report(results, args, f"merged {len(results)} seed runs from {', '.join(files)}")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def _spec_and_task(source: str) -> tuple[Any, Any]:
     from autogt.models.spec import SpecError, load_spec
     from autogt.registry import UnknownNameError
 
-    if Path(source).suffix.lower() == ".safetensors" or (Path(source) / "model.safetensors").is_file():
+    if Path(source).suffix.lower() == ".safetensors" or Path(source).is_dir():  # a file or a run folder
         try:
             from autogt.train import load_checkpoint
         except ImportError as exc:  # pragma: no cover - the train package is always there

@@ -430,13 +430,11 @@ class CostModel:
 
         base = lat(centre)
         q0 = self._quantities(centre)
-        coef: dict[str, float] = {}
+        coef = dict(prev)  # what cannot be measured at this centre keeps its previous value
         for i, (s, g) in enumerate(zip(lay.layers, centre.layers, strict=True)):
             for key in ("local", "attn", "ffn"):
                 if getattr(s, key) and float(getattr(g, key)) > 0:
                     coef[f"{i}.{key}"] = base - without(i, key)
-                elif f"{i}.{key}" in prev:
-                    coef[f"{i}.{key}"] = prev[f"{i}.{key}"]
             for key, n in (("heads", s.heads), ("neurons", s.neurons)):
                 if not n:
                     continue
@@ -444,25 +442,18 @@ class CostModel:
                 drop = idx[: len(idx) // 2]
                 if len(drop) and n > 1:
                     coef[f"{i}.{key}"] = (base - without(i, key, drop)) * n / len(drop)
-                elif f"{i}.{key}" in prev:
-                    coef[f"{i}.{key}"] = prev[f"{i}.{key}"]
-            if s.layer:
-                if float(g.layer) > 0:
-                    inner = sum(coef.get(f"{i}.{k}", 0.0) * float(q0.get(f"{i}.{k}", 0.0))
-                                for k in ("local", "attn", "ffn", "heads", "neurons"))
-                    coef[f"{i}.layer"] = base - without(i, "layer") - inner
-                elif f"{i}.layer" in prev:
-                    coef[f"{i}.layer"] = prev[f"{i}.layer"]
+            if s.layer and float(g.layer) > 0:
+                inner = sum(coef.get(f"{i}.{k}", 0.0) * float(q0.get(f"{i}.{k}", 0.0))
+                            for k in ("local", "attn", "ffn", "heads", "neurons"))
+                coef[f"{i}.layer"] = base - without(i, "layer") - inner
         if lay.hidden:
             assert centre.hidden is not None
             idx = torch.nonzero(centre.hidden > 0).flatten()
             drop = idx[1::2]
             if len(drop):
                 coef["hidden"] = (base - without(None, "hidden", drop)) * lay.hidden / len(drop)
-            elif "hidden" in prev:
-                coef["hidden"] = prev["hidden"]
-        if lay.edges:
-            coef["edges"] = prev["edges"] if "edges" in prev else (base - lat(centre, 0.5)) / 0.5
+        if lay.edges and "edges" not in coef:
+            coef["edges"] = (base - lat(centre, 0.5)) / 0.5
         return base, coef, q0
 
     def _latency(self, p: GateValues) -> Num:
